@@ -1,0 +1,188 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
+import type { NonceStatus } from './compute.ts';
+
+/**
+ * Stateless nonces (RFC 7616 §3.3 suggests "time-stamp H(time-stamp ":" ETag ":" secret)"):
+ *
+ *   base64url( version(1) ‖ timestamp(8, ms, big-endian) ‖ random(16) ‖ MAC(32) )
+ *   MAC = HMAC-SHA-256(secret, version ‖ timestamp ‖ random ‖ len(realm) ‖ realm ‖ client ip)
+ *
+ * Any edge holding the secret can check a nonce without a lookup. Binding the realm (and,
+ * optionally, the client address) keeps a nonce from being used elsewhere. `now` must
+ * be a wall clock in epoch milliseconds (`Date.now()`) shared by every node checking the
+ * nonce, not the monotonic clock.
+ *
+ * Replay: a stateless nonce is valid for its whole lifetime; add a
+ * {@link NonceCountTracker} (per node, in memory) to refuse a repeated nonce-count.
+ */
+const NONCE_VERSION = 1;
+const TIMESTAMP_BYTES = 8;
+const RANDOM_BYTES = 16;
+const MAC_BYTES = 32;
+const NONCE_BYTES = 1 + TIMESTAMP_BYTES + RANDOM_BYTES + MAC_BYTES;
+/** Shortest HMAC secret accepted, in bytes. */
+export const MIN_NONCE_SECRET_BYTES = 16;
+
+/** What a nonce is bound to; the same values must be given to create and check it. */
+export interface NonceBinding {
+  readonly realm: string;
+  /** Bind to the client's address (breaks clients whose address changes mid-dialog). */
+  readonly clientIp?: string;
+}
+
+/** Options of {@link createNonce}. */
+export interface CreateNonceOptions extends NonceBinding {
+  /** Random source; default `crypto.randomBytes`. For tests. */
+  readonly randomBytes?: (size: number) => Uint8Array;
+}
+
+/** Options of {@link checkNonce}. */
+export interface CheckNonceOptions extends NonceBinding {
+  /** How far a timestamp may lie in the future (clock skew between edges). Default 5000. */
+  readonly maxClockSkewMs?: number;
+}
+
+function secretBytes(secret: Uint8Array | string): Uint8Array {
+  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+  if (bytes.length < MIN_NONCE_SECRET_BYTES) {
+    throw new RampartError(
+      ERROR_CODES.INVALID_ARGUMENT,
+      `nonce secret must be at least ${MIN_NONCE_SECRET_BYTES} bytes`,
+    );
+  }
+  return bytes;
+}
+
+function mac(secret: Uint8Array, head: Uint8Array, binding: NonceBinding): Buffer {
+  const realm = Buffer.from(binding.realm, 'utf8');
+  const realmLength = Buffer.alloc(4);
+  realmLength.writeUInt32BE(realm.length);
+  const hmac = createHmac('sha256', secret).update(head).update(realmLength).update(realm);
+  if (binding.clientIp !== undefined) hmac.update(binding.clientIp, 'utf8');
+  return hmac.digest();
+}
+
+/**
+ * Creates a stateless nonce for a challenge. Throws on a short secret or a negative or
+ * non-finite `now` (programmer errors).
+ */
+export function createNonce(
+  secret: Uint8Array | string,
+  now: number,
+  options: CreateNonceOptions,
+): string {
+  const key = secretBytes(secret);
+  if (!Number.isFinite(now) || now < 0) {
+    throw new RampartError(ERROR_CODES.INVALID_ARGUMENT, 'now must be epoch milliseconds');
+  }
+  const random = (options.randomBytes ?? randomBytes)(RANDOM_BYTES);
+  if (random.length !== RANDOM_BYTES) {
+    throw new RampartError(ERROR_CODES.INVALID_ARGUMENT, 'randomBytes returned a wrong length');
+  }
+  const out = Buffer.alloc(NONCE_BYTES);
+  out[0] = NONCE_VERSION;
+  out.writeBigUInt64BE(BigInt(Math.floor(now)), 1);
+  out.set(random, 1 + TIMESTAMP_BYTES);
+  const head = out.subarray(0, 1 + TIMESTAMP_BYTES + RANDOM_BYTES);
+  out.set(mac(key, head, options), head.length);
+  return out.toString('base64url');
+}
+
+/**
+ * Checks a nonce this server (or a peer with the same secret) created:
+ * `valid` — authentic and younger than `maxAgeMs`;
+ * `stale` — authentic but expired: if the response verifies, challenge again with
+ * `stale=TRUE` so the client retries without asking the user (RFC 7616 §3.3);
+ * `invalid` — not ours, altered, bound to another realm/client, or from the future.
+ * Never throws on the nonce (network input).
+ */
+export function checkNonce(
+  secret: Uint8Array | string,
+  nonce: string,
+  now: number,
+  maxAgeMs: number,
+  options: CheckNonceOptions,
+): NonceStatus {
+  const key = secretBytes(secret);
+  if (nonce.length > 128) return 'invalid';
+  const raw = Buffer.from(nonce, 'base64url');
+  // Buffer.from skips characters outside the alphabet; re-encoding refuses such input.
+  if (raw.length !== NONCE_BYTES || raw.toString('base64url') !== nonce) return 'invalid';
+  if (raw[0] !== NONCE_VERSION) return 'invalid';
+  const head = raw.subarray(0, 1 + TIMESTAMP_BYTES + RANDOM_BYTES);
+  const expected = mac(key, head, options);
+  if (!timingSafeEqual(expected, raw.subarray(head.length))) return 'invalid';
+  const issuedAt = Number(raw.readBigUInt64BE(1));
+  if (issuedAt > now + (options.maxClockSkewMs ?? 5000)) return 'invalid';
+  return now - issuedAt > maxAgeMs ? 'stale' : 'valid';
+}
+
+/** Options of {@link NonceCountTracker}. */
+export interface NonceCountTrackerOptions {
+  /** How long a nonce is remembered after its first use; at least the nonce lifetime. */
+  readonly retainMs: number;
+  /** Most nonces remembered; the oldest are forgotten first. Default 100000. */
+  readonly maxNonces?: number;
+  /** Most counts remembered per nonce; past it the nonce is refused. Default 1024. */
+  readonly maxCountsPerNonce?: number;
+}
+
+interface TrackedNonce {
+  readonly firstSeen: number;
+  readonly counts: Set<number>;
+}
+
+/**
+ * Optional replay detection by nonce-count (RFC 7616 §3.4: nc lets "the server ...
+ * detect request replays"). Remembers which counts each nonce has used; a count seen
+ * before is a replay. Counts may arrive out of order (UDP, parallel requests). State is
+ * per process; a forgotten nonce accepts any count again, so `retainMs` must cover the
+ * nonce lifetime.
+ */
+export class NonceCountTracker {
+  private readonly nonces = new Map<string, TrackedNonce>();
+  private readonly retainMs: number;
+  private readonly maxNonces: number;
+  private readonly maxCountsPerNonce: number;
+
+  constructor(options: NonceCountTrackerOptions) {
+    this.retainMs = options.retainMs;
+    this.maxNonces = options.maxNonces ?? 100_000;
+    this.maxCountsPerNonce = options.maxCountsPerNonce ?? 1024;
+  }
+
+  /** Number of nonces remembered. */
+  get size(): number {
+    return this.nonces.size;
+  }
+
+  /**
+   * Records `nc` for `nonce`; returns false for a replayed count (or a nonce used too
+   * often). `nc` is the 8-hex-digit wire value.
+   */
+  accept(nonce: string, nc: string, now: number): boolean {
+    this.evict(now);
+    const count = Number.parseInt(nc, 16);
+    if (!Number.isInteger(count) || count < 1) return false;
+    let tracked = this.nonces.get(nonce);
+    if (tracked === undefined) {
+      tracked = { firstSeen: now, counts: new Set() };
+      this.nonces.set(nonce, tracked);
+      if (this.nonces.size > this.maxNonces) {
+        const oldest = this.nonces.keys().next();
+        if (oldest.done !== true) this.nonces.delete(oldest.value);
+      }
+    }
+    if (tracked.counts.has(count) || tracked.counts.size >= this.maxCountsPerNonce) return false;
+    tracked.counts.add(count);
+    return true;
+  }
+
+  private evict(now: number): void {
+    for (const [nonce, tracked] of this.nonces) {
+      if (now - tracked.firstSeen <= this.retainMs) return;
+      this.nonces.delete(nonce);
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { ERROR_CODES, RampartError } from '../lib/errors.ts';
+import { normalizeAddress, type Flow, type FlowAddress, type Rejection } from './flow.ts';
+import type { ListenOptions, SipListener } from './stream-listener.ts';
+
+/** Options of a UDP listener. */
+export interface UdpListenOptions extends ListenOptions {
+  /** SO_REUSEPORT, so several processes can share the port (Linux, FreeBSD). */
+  readonly reusePort?: boolean;
+}
+
+/** What a UDP listener reports to the layer that owns it. */
+export interface UdpHost {
+  readonly maxMessageBytes: number;
+  message(data: Buffer, flow: Flow): void;
+  rejected(rejection: Rejection): void;
+}
+
+const UDP_FLOW_PREFIX = 'udp/';
+
+/**
+ * The id of the UDP flow (listener, remote address, remote port). UDP flows are not kept
+ * in a table (a spoofed source would grow it); the id itself says where to send.
+ */
+export function udpFlowId(listenerId: string, remote: FlowAddress): string {
+  return `${UDP_FLOW_PREFIX}${listenerId}/${remote.address}/${remote.port}`;
+}
+
+/** Splits a UDP flow id back into listener id and remote address, or undefined. */
+export function parseUdpFlowId(
+  flowId: string,
+): { readonly listenerId: string; readonly remote: FlowAddress } | undefined {
+  if (!flowId.startsWith(UDP_FLOW_PREFIX)) return undefined;
+  const [listenerId, address, portText] = flowId.slice(UDP_FLOW_PREFIX.length).split('/');
+  const port = Number(portText);
+  if (listenerId === undefined || address === undefined || !Number.isInteger(port)) {
+    return undefined;
+  }
+  return { listenerId, remote: { address, port } };
+}
+
+/** A UDP socket receiving and sending SIP datagrams (RFC 3261 §18.1, §18.2). */
+export class UdpListener implements SipListener {
+  readonly id: string;
+  readonly transport = 'udp' as const;
+  private bound: FlowAddress = { address: '', port: 0 };
+  private readonly socket: UdpSocket;
+  private readonly host: UdpHost;
+  private closing: Promise<void> | undefined;
+
+  constructor(id: string, options: UdpListenOptions, host: UdpHost) {
+    this.id = id;
+    this.host = host;
+    this.socket = createSocket({
+      type: isIPv6(options.host) ? 'udp6' : 'udp4',
+      ...(options.reusePort === true ? { reusePort: true } : {}),
+    });
+    this.socket.on('message', (data, info) => {
+      this.onMessage(data, info);
+    });
+    // Send failures (ICMP unreachable and the like) are not the listener's end.
+    this.socket.on('error', () => undefined);
+  }
+
+  get local(): FlowAddress {
+    return this.bound;
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Binds; resolves with the bound address. */
+  bind(options: ListenOptions): Promise<FlowAddress> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => {
+        reject(
+          new RampartError(ERROR_CODES.TRANSPORT, `cannot bind: ${error.message}`, {
+            cause: error,
+          }),
+        );
+      };
+      this.socket.once('error', onError);
+      this.socket.bind({ address: options.host, port: options.port }, () => {
+        this.socket.off('error', onError);
+        const address = this.socket.address();
+        this.bound = { address: normalizeAddress(address.address), port: address.port };
+        resolve(this.bound);
+      });
+    });
+  }
+
+  /** Sends one datagram; false when the listener is closed. */
+  send(data: Buffer, remote: FlowAddress): boolean {
+    if (this.closing !== undefined) return false;
+    this.socket.send(data, remote.port, remote.address);
+    return true;
+  }
+
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.closing = new Promise<void>((resolve) => {
+      try {
+        this.socket.close(() => {
+          resolve();
+        });
+      } catch {
+        // Never bound.
+        resolve();
+      }
+    });
+    return this.closing;
+  }
+
+  private onMessage(data: Buffer, info: RemoteInfo): void {
+    const remote = { address: normalizeAddress(info.address), port: info.port };
+    if (data.length > this.host.maxMessageBytes) {
+      this.host.rejected({ reason: 'too-large', transport: 'udp', remote, listenerId: this.id });
+      return;
+    }
+    if (isKeepAlive(data)) return;
+    this.host.message(data, {
+      id: udpFlowId(this.id, remote),
+      transport: 'udp',
+      local: this.bound,
+      remote,
+      direction: 'inbound',
+      listenerId: this.id,
+    });
+  }
+}
+
+/** Empty datagrams and bare CRLFs that NAT keep-alive senders use carry nothing. */
+function isKeepAlive(data: Buffer): boolean {
+  for (const byte of data) if (byte !== 0x0d && byte !== 0x0a && byte !== 0x20) return false;
+  return true;
+}
