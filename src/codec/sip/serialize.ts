@@ -1,0 +1,199 @@
+/**
+ * Serialisation of messages Rampart originates (responses, ACK, CANCEL). Forwarded
+ * messages are never re-serialised: see `edit.ts`.
+ */
+import { randomToken } from '../../lib/ids.ts';
+import type { SipRequest, SipResponse } from './message.ts';
+import { header, headerFields, headerValues } from './parse.ts';
+import { parseNameAddr } from './headers.ts';
+
+/** A header line to write: [name, value]. */
+export type HeaderLine = readonly [string, string];
+
+/** RFC 3261 §21 reason phrases for the codes Rampart sends. */
+const REASON_PHRASES: Readonly<Record<number, string>> = {
+  100: 'Trying',
+  180: 'Ringing',
+  183: 'Session Progress',
+  200: 'OK',
+  202: 'Accepted',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  407: 'Proxy Authentication Required',
+  408: 'Request Timeout',
+  413: 'Request Entity Too Large',
+  414: 'Request-URI Too Long',
+  415: 'Unsupported Media Type',
+  416: 'Unsupported URI Scheme',
+  420: 'Bad Extension',
+  421: 'Extension Required',
+  423: 'Interval Too Brief',
+  429: 'Too Many Requests',
+  480: 'Temporarily Unavailable',
+  481: 'Call/Transaction Does Not Exist',
+  482: 'Loop Detected',
+  483: 'Too Many Hops',
+  484: 'Address Incomplete',
+  486: 'Busy Here',
+  487: 'Request Terminated',
+  488: 'Not Acceptable Here',
+  491: 'Request Pending',
+  500: 'Server Internal Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Server Time-out',
+  505: 'Version Not Supported',
+  513: 'Message Too Large',
+  600: 'Busy Everywhere',
+  603: 'Decline',
+  604: 'Does Not Exist Anywhere',
+  606: 'Not Acceptable',
+};
+
+/** The default reason phrase of a status code. */
+export function reasonPhrase(status: number): string {
+  return REASON_PHRASES[status] ?? (status < 200 ? 'Session Progress' : 'Unknown');
+}
+
+function assertNoLineBreak(text: string): void {
+  if (/[\r\n]/.test(text)) throw new TypeError(`line break in SIP header text: ${JSON.stringify(text)}`);
+}
+
+function serialize(startLine: string, headers: readonly HeaderLine[], body: Buffer | undefined): Buffer {
+  assertNoLineBreak(startLine);
+  let head = `${startLine}\r\n`;
+  for (const [name, value] of headers) {
+    if (name.toLowerCase() === 'content-length' || name.toLowerCase() === 'l') continue;
+    assertNoLineBreak(name);
+    assertNoLineBreak(value);
+    head += `${name}: ${value}\r\n`;
+  }
+  const length = body?.length ?? 0;
+  head += `Content-Length: ${length}\r\n\r\n`;
+  const headBytes = Buffer.byteLength(head);
+  const out = Buffer.allocUnsafe(headBytes + length);
+  out.write(head, 0, 'utf8');
+  if (body !== undefined) body.copy(out, headBytes);
+  return out;
+}
+
+/** Serialises a request we originate; Content-Length is always written. */
+export function serializeRequest(request: {
+  readonly method: string;
+  readonly requestUri: string;
+  readonly headers: readonly HeaderLine[];
+  readonly body?: Buffer;
+}): Buffer {
+  return serialize(`${request.method} ${request.requestUri} SIP/2.0`, request.headers, request.body);
+}
+
+/** Serialises a response we originate; Content-Length is always written. */
+export function serializeResponse(response: {
+  readonly status: number;
+  readonly reason?: string;
+  readonly headers: readonly HeaderLine[];
+  readonly body?: Buffer;
+}): Buffer {
+  return serialize(
+    `SIP/2.0 ${response.status} ${response.reason ?? reasonPhrase(response.status)}`,
+    response.headers,
+    response.body,
+  );
+}
+
+/** Options of {@link buildResponse}. */
+export interface BuildResponseOptions {
+  readonly reason?: string;
+  /** The To tag to add when the request's To has none; a random one by default. */
+  readonly toTag?: string;
+  readonly headers?: readonly HeaderLine[];
+  readonly body?: Buffer;
+}
+
+/**
+ * Builds a response to `request` (RFC 3261 §8.2.6.2): the Via lines in order, From, To (with a
+ * tag added for non-100 responses when absent), Call-ID and CSeq are copied; a 100 copies
+ * Timestamp (§8.2.6.1).
+ */
+export function buildResponse(request: SipRequest, status: number, options: BuildResponseOptions = {}): Buffer {
+  const headers: HeaderLine[] = [];
+  for (const field of headerFields(request, 'via')) headers.push(['Via', field.value]);
+  const from = header(request, 'from');
+  if (from !== undefined) headers.push(['From', from]);
+  const to = header(request, 'to');
+  if (to !== undefined) {
+    let toValue = to;
+    const parsed = parseNameAddr(to);
+    // §8.2.6.2: the UAS MUST add a tag to the To header field if one is not present (not for 100).
+    if (status > 100 && parsed.ok && !parsed.value.params.has('tag')) {
+      toValue = `${to};tag=${options.toTag ?? randomToken(10)}`;
+    }
+    headers.push(['To', toValue]);
+  }
+  const callId = header(request, 'call-id');
+  if (callId !== undefined) headers.push(['Call-ID', callId]);
+  const cseq = header(request, 'cseq');
+  if (cseq !== undefined) headers.push(['CSeq', cseq]);
+  if (status === 100) {
+    const timestamp = header(request, 'timestamp');
+    if (timestamp !== undefined) headers.push(['Timestamp', timestamp]);
+  }
+  if (options.headers) headers.push(...options.headers);
+  return serializeResponse({
+    status,
+    reason: options.reason ?? reasonPhrase(status),
+    headers,
+    ...(options.body === undefined ? {} : { body: options.body }),
+  });
+}
+
+function cseqNumber(request: SipRequest): string {
+  const cseq = header(request, 'cseq') ?? '';
+  return cseq.trim().split(/\s+/)[0] ?? '0';
+}
+
+/**
+ * Builds the ACK for a non-2xx final response to an INVITE (RFC 3261 §17.1.1.3): same
+ * Request-URI, Call-ID, From and CSeq number as the INVITE, To from the response, only the
+ * INVITE's top Via, and its Route header fields.
+ */
+export function buildAckForNon2xx(invite: SipRequest, response: SipResponse): Buffer {
+  const headers: HeaderLine[] = [];
+  const topVia = headerValues(invite, 'via')[0];
+  if (topVia !== undefined) headers.push(['Via', topVia]);
+  for (const field of headerFields(invite, 'route')) headers.push(['Route', field.value]);
+  headers.push(['Max-Forwards', '70']);
+  const from = header(invite, 'from');
+  if (from !== undefined) headers.push(['From', from]);
+  const to = header(response, 'to') ?? header(invite, 'to');
+  if (to !== undefined) headers.push(['To', to]);
+  const callId = header(invite, 'call-id');
+  if (callId !== undefined) headers.push(['Call-ID', callId]);
+  headers.push(['CSeq', `${cseqNumber(invite)} ACK`]);
+  return serializeRequest({ method: 'ACK', requestUri: invite.requestUri, headers });
+}
+
+/**
+ * Builds a CANCEL for `invite` (RFC 3261 §9.1): same Request-URI, Call-ID, To, From, CSeq
+ * number and top Via (so it matches the INVITE's transaction downstream), and its Route
+ * header fields.
+ */
+export function buildCancel(invite: SipRequest): Buffer {
+  const headers: HeaderLine[] = [];
+  const topVia = headerValues(invite, 'via')[0];
+  if (topVia !== undefined) headers.push(['Via', topVia]);
+  for (const field of headerFields(invite, 'route')) headers.push(['Route', field.value]);
+  headers.push(['Max-Forwards', '70']);
+  const from = header(invite, 'from');
+  if (from !== undefined) headers.push(['From', from]);
+  const to = header(invite, 'to');
+  if (to !== undefined) headers.push(['To', to]);
+  const callId = header(invite, 'call-id');
+  if (callId !== undefined) headers.push(['Call-ID', callId]);
+  headers.push(['CSeq', `${cseqNumber(invite)} CANCEL`]);
+  return serializeRequest({ method: 'CANCEL', requestUri: invite.requestUri, headers });
+}
