@@ -18,7 +18,9 @@ export type SipEdit =
       /** Insert before this line; default: before the first header line. */
       readonly before?: HeaderField;
     }
-  | { readonly type: 'append-header'; readonly name: string; readonly value: string };
+  | { readonly type: 'append-header'; readonly name: string; readonly value: string }
+  /** Rewrites a response's Status-Line (e.g. a 503 forwarded as 500, RFC 3261 §16.7 step 6). */
+  | { readonly type: 'set-status'; readonly status: number; readonly reason: string };
 
 interface Splice {
   readonly start: number;
@@ -54,6 +56,14 @@ export function applyEdits(msg: SipMessage, edits: readonly SipEdit[]): Buffer {
         const lineStart = msg.raw.indexOf(msg.method, 0, 'latin1');
         const uriStart = lineStart + msg.method.length + 1;
         splices.push({ start: uriStart, end: uriStart + Buffer.byteLength(msg.requestUri), text: edit.uri, order: order++ });
+        break;
+      }
+      case 'set-status': {
+        if (msg.kind !== 'response') throw new TypeError('set-status on a request');
+        checkText(edit.reason);
+        const lineStart = Math.max(0, msg.raw.indexOf('SIP/', 0, 'latin1'));
+        const lineEnd = msg.raw.indexOf('\r\n', lineStart, 'latin1');
+        splices.push({ start: lineStart, end: lineEnd, text: `SIP/2.0 ${edit.status} ${edit.reason}`, order: order++ });
         break;
       }
       case 'remove-header':

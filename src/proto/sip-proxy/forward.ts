@@ -1,0 +1,330 @@
+/**
+ * RFC 3261 §16.3–§16.6 for a stateful proxy, sans-IO: validate a request, pre-process its
+ * route information, and compute the edits that forward it to one target. The caller
+ * resolves the returned next hop and sends the edited bytes.
+ */
+import { createHash } from 'node:crypto';
+import { BRANCH_MAGIC_COOKIE, randomToken } from '../../lib/ids.ts';
+import { err, ok, type Result } from '../../lib/result.ts';
+import type { SipEdit } from '../../codec/sip/edit.ts';
+import { cseqOf, fromTag, parseMaxForwards, parseNameAddr, parseVias, toTag, type Via } from '../../codec/sip/headers.ts';
+import type { HeaderField, SipRequest } from '../../codec/sip/message.ts';
+import { header, headerFields, splitHeaderList } from '../../codec/sip/parse.ts';
+import { formatHost, isSipUri, parseSipUri, parseUri, type SipUri } from '../../codec/sip/uri.ts';
+
+/** A locally generated rejection: the status, reason and extra header lines to answer with. */
+export interface ProxyRejection {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers?: readonly (readonly [string, string])[];
+}
+
+/** One interface of ours: where a request arrived or leaves. */
+export interface ProxyInterface {
+  /** 'udp' | 'tcp' | 'tls' | 'ws' | 'wss'. */
+  readonly transport: string;
+  /** Host we advertise in Via and Record-Route (an address or name). */
+  readonly host: string;
+  readonly port: number;
+}
+
+/** What the proxy knows about itself. */
+export interface ProxyIdentity {
+  /** Whether a URI names this proxy (one of its addresses/names and ports). */
+  isLocalUri(uri: SipUri): boolean;
+  /** Whether a Via sent-by is one of ours (for loop detection). */
+  isLocalSentBy(host: string, port: number | undefined): boolean;
+  /** Option tags we support; any other in Proxy-Require → 420 (§16.3 item 6). */
+  readonly supportedExtensions: readonly string[];
+}
+
+/** Default Max-Forwards inserted when a request has none (§16.6 item 3). */
+export const DEFAULT_MAX_FORWARDS = 70;
+
+const MANDATORY_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
+
+/** Methods whose requests establish dialogs: the proxy record-routes them. */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+
+/**
+ * RFC 3261 §16.3 request validation. Checks: reasonable syntax (the mandatory headers
+ * parse), URI scheme, Max-Forwards, loop detection and Proxy-Require.
+ */
+export function validateProxyRequest(request: SipRequest, identity: ProxyIdentity): Result<Via[], ProxyRejection> {
+  // §16.3 item 1: reasonable syntax.
+  for (const name of MANDATORY_HEADERS) {
+    if (header(request, name) === undefined) return err({ status: 400, reason: `Missing ${name} header` });
+  }
+  const vias = parseVias(request);
+  if (!vias.ok) return err({ status: 400, reason: 'Bad Via' });
+  const cseq = cseqOf(request);
+  if (!cseq.ok) return err({ status: 400, reason: 'Bad CSeq' });
+  // RFC 3261 §8.1.1.5 / RFC 4475 §3.3.9 mismatch01: the CSeq method MUST match the request method.
+  if (cseq.value.method !== request.method) return err({ status: 400, reason: 'CSeq method does not match' });
+  for (const name of ['from', 'to'] as const) {
+    const value = header(request, name);
+    if (value === undefined || !parseNameAddr(value).ok) return err({ status: 400, reason: `Bad ${name} header` });
+  }
+  // §16.3 item 2: URI scheme. "If the Request-URI has a URI whose scheme is not understood by
+  // the proxy, the proxy SHOULD reject the request with a 416 (Unsupported URI Scheme)".
+  const uri = parseUri(request.requestUri);
+  if (!uri.ok) return err({ status: 400, reason: 'Bad Request-URI' });
+  if (!isSipUri(uri.value)) return err({ status: 416, reason: 'Unsupported URI Scheme' });
+  // §16.3 item 3: Max-Forwards. "If the header field value is zero (0), the element MUST NOT
+  // forward the request" → 483.
+  const maxForwards = header(request, 'max-forwards');
+  if (maxForwards !== undefined) {
+    const parsed = parseMaxForwards(maxForwards);
+    if (!parsed.ok) return err({ status: 400, reason: 'Bad Max-Forwards' });
+    if (parsed.value === 0) return err({ status: 483, reason: 'Too Many Hops' });
+  }
+  // §16.3 item 4: optional loop detection. "If the request contains a Via header field with a
+  // sent-by value that equals a value placed into previous requests by the proxy", and the
+  // branch carries the same loop hash, the request has looped → 482.
+  if (request.method !== 'CANCEL' && request.method !== 'ACK') {
+    const hash = loopHash(request);
+    for (const via of vias.value) {
+      if (!identity.isLocalSentBy(via.host, via.port)) continue;
+      if (via.branch?.startsWith(`${BRANCH_MAGIC_COOKIE}${hash}.`) === true) {
+        return err({ status: 482, reason: 'Loop Detected' });
+      }
+    }
+  }
+  // §16.3 item 6: Proxy-Require. Unknown option tags → 420 with Unsupported listing them.
+  const unsupported: string[] = [];
+  for (const field of headerFields(request, 'proxy-require')) {
+    for (const tag of splitHeaderList(field.value)) {
+      if (!identity.supportedExtensions.includes(tag.toLowerCase())) unsupported.push(tag);
+    }
+  }
+  if (unsupported.length > 0) {
+    return err({ status: 420, reason: 'Bad Extension', headers: [['Unsupported', unsupported.join(', ')]] });
+  }
+  return ok(vias.value);
+}
+
+/**
+ * The loop-detection part of our branch (RFC 3261 §16.6 item 8): a hash of the fields that
+ * stay the same when a request loops back to us unchanged — Request-URI, From tag, To tag,
+ * Call-ID, CSeq number, Proxy-Require and Proxy-Authorization — so that a looped request
+ * produces the same value (§16.3 item 4).
+ */
+export function loopHash(request: SipRequest): string {
+  const hash = createHash('sha1');
+  hash.update(request.requestUri);
+  hash.update('\0' + (fromTag(request) ?? ''));
+  hash.update('\0' + (toTag(request) ?? ''));
+  hash.update('\0' + (header(request, 'call-id') ?? ''));
+  const cseq = cseqOf(request);
+  hash.update('\0' + (cseq.ok ? String(cseq.value.seq) : ''));
+  hash.update('\0' + (header(request, 'proxy-require') ?? ''));
+  hash.update('\0' + (header(request, 'proxy-authorization') ?? ''));
+  return hash.digest('base64url').slice(0, 12).replace(/[-_]/g, 'x');
+}
+
+/** A new branch for one forwarded copy: magic cookie, loop hash, unique part (§16.6 item 8). */
+export function newProxyBranch(request: SipRequest): string {
+  return `${BRANCH_MAGIC_COOKIE}${loopHash(request)}.${randomToken(10)}`;
+}
+
+/**
+ * A branch for a statelessly forwarded request (the ACK for a 2xx, §16.11): derived from
+ * the incoming top branch so a retransmission gets the same value.
+ */
+export function statelessBranch(incomingTopBranch: string): string {
+  const digest = createHash('sha1').update(incomingTopBranch).digest('base64url').slice(0, 20).replace(/[-_]/g, 'x');
+  return `${BRANCH_MAGIC_COOKIE}sl.${digest}`;
+}
+
+/** The outcome of route pre-processing: edits so far, and where the request goes next. */
+export interface RoutedRequest {
+  readonly edits: SipEdit[];
+  /** The Request-URI after pre-processing. */
+  readonly requestUri: string;
+  /** Route values remaining after pre-processing, top first. */
+  readonly routes: readonly string[];
+}
+
+interface RouteValue {
+  readonly field: HeaderField;
+  readonly value: string;
+  readonly uri: string;
+  readonly parsed: SipUri | undefined;
+}
+
+function routeValues(request: SipRequest): RouteValue[] | undefined {
+  const out: RouteValue[] = [];
+  for (const field of headerFields(request, 'route')) {
+    for (const value of splitHeaderList(field.value)) {
+      const nameAddr = parseNameAddr(value);
+      if (!nameAddr.ok) return undefined;
+      const parsed = parseSipUri(nameAddr.value.uri);
+      out.push({ field, value, uri: nameAddr.value.uri, parsed: parsed.ok ? parsed.value : undefined });
+    }
+  }
+  return out;
+}
+
+/** Rewrites Route lines so that exactly `keep` values remain, reusing the original lines when unchanged. */
+function rewriteRoutes(request: SipRequest, all: readonly RouteValue[], keep: readonly string[]): SipEdit[] {
+  const fields = headerFields(request, 'route');
+  if (fields.length === 0) return [];
+  if (keep.length === all.length && keep.every((v, i) => v === all[i]?.value)) return [];
+  const edits: SipEdit[] = fields.slice(1).map((field) => ({ type: 'remove-header', field }));
+  const first = fields[0];
+  if (first === undefined) return edits;
+  if (keep.length === 0) edits.push({ type: 'remove-header', field: first });
+  else edits.push({ type: 'replace-header', field: first, name: 'Route', value: keep.join(', ') });
+  return edits;
+}
+
+/**
+ * RFC 3261 §16.4 route information pre-processing: a strict router upstream put our
+ * Record-Route URI into the Request-URI → restore the original from the last Route; a top
+ * Route naming us is removed.
+ */
+export function preprocessRoute(request: SipRequest, identity: ProxyIdentity): Result<RoutedRequest, ProxyRejection> {
+  const routes = routeValues(request);
+  if (routes === undefined) return err({ status: 400, reason: 'Bad Route' });
+  let requestUri = request.requestUri;
+  let remaining = routes.slice();
+  const edits: SipEdit[] = [];
+  const ruri = parseSipUri(request.requestUri);
+  if (ruri.ok && identity.isLocalUri(ruri.value) && remaining.length > 0) {
+    // §16.4: "the proxy MUST replace the Request-URI in the request with the last value from
+    // the Route header field, and remove that value from the Route header field."
+    const last = remaining[remaining.length - 1];
+    if (last !== undefined) {
+      requestUri = last.uri;
+      remaining = remaining.slice(0, -1);
+      edits.push({ type: 'set-request-uri', uri: requestUri });
+    }
+  }
+  // §16.4: "If the first value in the Route header field indicates this proxy, the proxy MUST
+  // remove that value from the request."
+  while (remaining[0]?.parsed !== undefined && identity.isLocalUri(remaining[0].parsed)) remaining = remaining.slice(1);
+  const keep = remaining.map((r) => r.value);
+  edits.push(...rewriteRoutes(request, routes, keep));
+  return ok({ edits, requestUri, routes: keep });
+}
+
+/** Options for forwarding one copy of a request (§16.6). */
+export interface ForwardOptions {
+  /** The interface the request arrived on. */
+  readonly inbound: ProxyInterface;
+  /** The interface it leaves on. */
+  readonly outbound: ProxyInterface;
+  /** The branch for our Via (see {@link newProxyBranch}). */
+  readonly branch: string;
+  /** Whether to add Record-Route (§16.6 item 4). */
+  readonly recordRoute: boolean;
+  /** A new Request-URI for this target (§16.6 item 2), when the target differs. */
+  readonly targetUri?: string;
+}
+
+/** The edits for one forwarded copy and the URI to resolve for its next hop. */
+export interface ForwardPlan {
+  readonly edits: readonly SipEdit[];
+  /** The next hop: the top Route when there is one, else the Request-URI (§16.6 item 7). */
+  readonly nextHop: SipUri;
+}
+
+function recordRouteValue(iface: ProxyInterface): string {
+  const transport = iface.transport === 'udp' ? '' : `;transport=${iface.transport}`;
+  return `<sip:${formatHost(iface.host)}:${iface.port}${transport};lr>`;
+}
+
+/** Our Via for an interface (§16.6 item 8), with rport requested over UDP (RFC 3581). */
+export function viaValue(iface: ProxyInterface, branch: string): string {
+  const rport = iface.transport === 'udp' ? ';rport' : '';
+  return `SIP/2.0/${iface.transport.toUpperCase()} ${formatHost(iface.host)}:${iface.port};branch=${branch}${rport}`;
+}
+
+/**
+ * RFC 3261 §16.6: the edits that turn the (pre-processed) request into the copy for one
+ * target: Request-URI, Max-Forwards, Record-Route (doubled when the request changes interface
+ * or transport), strict-router post-processing, and our Via.
+ */
+export function planForward(
+  request: SipRequest,
+  routed: RoutedRequest,
+  options: ForwardOptions,
+): Result<ForwardPlan, ProxyRejection> {
+  const edits: SipEdit[] = [...routed.edits];
+  let requestUri = options.targetUri ?? routed.requestUri;
+  if (options.targetUri !== undefined && options.targetUri !== routed.requestUri) {
+    edits.push({ type: 'set-request-uri', uri: options.targetUri });
+  }
+  // §16.6 item 3: Max-Forwards decremented by one, or added with 70.
+  const mfField = request.headers.find((f) => f.name === 'max-forwards');
+  if (mfField === undefined) {
+    edits.push({ type: 'append-header', name: 'Max-Forwards', value: String(DEFAULT_MAX_FORWARDS) });
+  } else {
+    const current = parseMaxForwards(mfField.value);
+    if (!current.ok) return err({ status: 400, reason: 'Bad Max-Forwards' });
+    edits.push({ type: 'replace-header', field: mfField, name: 'Max-Forwards', value: String(current.value - 1) });
+  }
+  // §16.6 item 4: Record-Route. When the request changes interface or transport, record
+  // both: the top value faces the callee (outbound), the next one faces the caller (inbound).
+  if (options.recordRoute && DIALOG_CREATING.has(request.method) && toTag(request) === undefined) {
+    const inbound = recordRouteValue(options.inbound);
+    const outbound = recordRouteValue(options.outbound);
+    edits.push({ type: 'insert-header', name: 'Record-Route', value: outbound });
+    if (outbound !== inbound) edits.push({ type: 'insert-header', name: 'Record-Route', value: inbound });
+  }
+  // §16.6 item 6/7: the next hop is the first Route, or the Request-URI. A first Route
+  // without `lr` is a strict router: it becomes the Request-URI and the Request-URI goes to
+  // the end of the Route set.
+  let nextHopText = requestUri;
+  const topRoute = routed.routes[0];
+  if (topRoute !== undefined) {
+    const nameAddr = parseNameAddr(topRoute);
+    if (!nameAddr.ok) return err({ status: 400, reason: 'Bad Route' });
+    const routeUri = parseSipUri(nameAddr.value.uri);
+    if (!routeUri.ok) return err({ status: 400, reason: 'Unsupported Route URI' });
+    nextHopText = nameAddr.value.uri;
+    if (!routeUri.value.params.has('lr')) {
+      const rest = [...routed.routes.slice(1), `<${requestUri}>`];
+      edits.push(...strictRouteEdits(request, edits, rest));
+      edits.push({ type: 'set-request-uri', uri: nameAddr.value.uri });
+      requestUri = nameAddr.value.uri;
+    }
+  }
+  // §16.6 item 8: our Via on top.
+  const firstHeader = request.headers[0];
+  edits.push({
+    type: 'insert-header',
+    name: 'Via',
+    value: viaValue(options.outbound, options.branch),
+    ...(firstHeader === undefined ? {} : { before: firstHeader }),
+  });
+  const nextHop = parseSipUri(nextHopText);
+  if (!nextHop.ok) return err({ status: 416, reason: 'Unsupported URI Scheme' });
+  return ok({ edits: dedupeRequestUri(edits), nextHop: nextHop.value });
+}
+
+/** Route edits for strict routing: replace whatever the Route lines became with `routes`. */
+function strictRouteEdits(request: SipRequest, previous: SipEdit[], routes: readonly string[]): SipEdit[] {
+  const fields = headerFields(request, 'route');
+  // Drop earlier Route edits; rewrite from scratch.
+  for (let i = previous.length - 1; i >= 0; i--) {
+    const edit = previous[i];
+    if (edit !== undefined && (edit.type === 'remove-header' || edit.type === 'replace-header') && edit.field.name === 'route') {
+      previous.splice(i, 1);
+    }
+  }
+  const edits: SipEdit[] = fields.slice(1).map((field) => ({ type: 'remove-header', field }));
+  const first = fields[0];
+  if (first === undefined) edits.push({ type: 'append-header', name: 'Route', value: routes.join(', ') });
+  else edits.push({ type: 'replace-header', field: first, name: 'Route', value: routes.join(', ') });
+  return edits;
+}
+
+/** Keeps only the last Request-URI edit. */
+function dedupeRequestUri(edits: readonly SipEdit[]): SipEdit[] {
+  let lastIndex = -1;
+  edits.forEach((edit, i) => {
+    if (edit.type === 'set-request-uri') lastIndex = i;
+  });
+  return edits.filter((edit, i) => edit.type !== 'set-request-uri' || i === lastIndex);
+}

@@ -1,0 +1,632 @@
+/**
+ * The stateful SIP proxy driver: connects the transport layer, the RFC 3261 §17
+ * transaction machines and the §16 proxy core to real sockets, timers and DNS.
+ */
+import { isIP } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import type { Clock } from '../../lib/clock.ts';
+import { systemClock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { applyEdits, removeFirstValue, type SipEdit } from '../../codec/sip/edit.ts';
+import { topVia } from '../../codec/sip/headers.ts';
+import type { SipMessage, SipRequest, SipResponse } from '../../codec/sip/message.ts';
+import { parseSipMessage } from '../../codec/sip/parse.ts';
+import { buildAckForNon2xx, buildCancel, buildResponse, type HeaderLine } from '../../codec/sip/serialize.ts';
+import { parseSipUri, type SipUri } from '../../codec/sip/uri.ts';
+import { matchStaticRoute } from '../../proto/locate/static-route.ts';
+import type { LocatedTarget, SipTransport as LocateTransport } from '../../proto/locate/types.ts';
+import {
+  newProxyBranch,
+  planForward,
+  preprocessRoute,
+  statelessBranch,
+  validateProxyRequest,
+  type ProxyIdentity,
+  type ProxyInterface,
+  type RoutedRequest,
+} from '../../proto/sip-proxy/forward.ts';
+import { ResponseContext, type ResponseContextAction } from '../../proto/sip-proxy/response-context.ts';
+import {
+  cancelTargetKey,
+  clientTransactionKey,
+  clientTransactionKeyForRequest,
+  InviteClientTransaction,
+  InviteServerTransaction,
+  NonInviteClientTransaction,
+  NonInviteServerTransaction,
+  serverTransactionKey,
+  TransactionTable,
+  type ClientTransaction,
+  type ClientTransactionAction,
+  type ServerTransaction,
+  type ServerTransactionAction,
+  type TransactionTimerConfig,
+} from '../../proto/transaction/index.ts';
+import type { Flow, SipTransport, SipTransportLayer } from '../../transport/index.ts';
+import { locateSipServer } from '../dns/locate.ts';
+import type { DnsQuerier } from '../dns/resolver.ts';
+
+/** A listener the proxy sends from and advertises in Via / Record-Route. */
+export interface ProxyListener extends ProxyInterface {
+  readonly listenerId: string;
+  readonly transport: SipTransport;
+}
+
+/** A static next hop: requests for `domain` go to `nextHop` (a SIP URI). */
+export interface ProxyRoute {
+  readonly domain: string;
+  readonly nextHop: string;
+}
+
+/** Why the proxy dropped or refused something; each becomes a log line and a counter. */
+export type ProxyDropReason =
+  | 'parse-error'
+  | 'no-transaction-key'
+  | 'stray-response'
+  | 'rejected-request'
+  | 'no-route'
+  | 'dns-failure'
+  | 'send-failure';
+
+/** Hooks for metrics. */
+export interface ProxyObserver {
+  message(direction: 'in' | 'out', kind: string): void;
+  dropped(reason: ProxyDropReason): void;
+}
+
+/** Options of {@link SipProxyEngine}. */
+export interface SipProxyEngineOptions {
+  readonly transport: SipTransportLayer;
+  readonly listeners: readonly ProxyListener[];
+  /** Host names that also designate this proxy in Route / Request-URI (besides listener hosts). */
+  readonly localNames?: readonly string[];
+  readonly routes: readonly ProxyRoute[];
+  readonly resolver?: DnsQuerier;
+  readonly recordRoute: boolean;
+  readonly timers?: Partial<TransactionTimerConfig>;
+  /** Trust anchors for outgoing TLS connections. */
+  readonly tlsCa?: SecureContextOptions['ca'];
+  readonly logger: Logger;
+  readonly observer?: ProxyObserver;
+  readonly clock?: Clock;
+}
+
+interface Branch {
+  readonly id: string;
+  readonly context: Context;
+  readonly request: SipRequest;
+  readonly target: LocatedTarget;
+  readonly flowId: string | undefined;
+}
+
+interface Context {
+  readonly serverKey: string;
+  readonly server: ServerTransaction;
+  readonly flowId: string;
+  readonly responses: ResponseContext;
+  readonly branches: Map<string, Branch>;
+  finished: boolean;
+}
+
+const RELIABLE = new Set<SipTransport>(['tcp', 'tls', 'ws', 'wss']);
+const ALL_TRANSPORTS: readonly LocateTransport[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
+
+/**
+ * A stateful proxy (RFC 3261 §16): every request gets a server transaction, is validated,
+ * route-processed and forwarded through a client transaction per target; responses go back
+ * through the response context. Responses and requests only ever go to flows and to targets
+ * the proxy resolved itself, never to an address a Via claims.
+ */
+export class SipProxyEngine {
+  private readonly options: SipProxyEngineOptions;
+  private readonly clock: Clock;
+  private readonly servers = new TransactionTable<ServerTransaction>();
+  private readonly clients = new TransactionTable<ClientTransaction>();
+  private readonly contexts = new Map<string, Context>();
+  private readonly branchesByKey = new Map<string, Branch>();
+  private readonly serverFlows = new Map<string, Flow>();
+  private readonly identity: ProxyIdentity;
+  private readonly unsubscribe: () => void;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private readonly sweep: NodeJS.Timeout;
+  private closedValue = false;
+  private draining = false;
+
+  constructor(options: SipProxyEngineOptions) {
+    this.options = options;
+    this.clock = options.clock ?? systemClock;
+    const hosts = new Set<string>([...options.listeners.map((l) => l.host.toLowerCase()), ...(options.localNames ?? []).map((n) => n.toLowerCase())]);
+    const ports = new Set<number>(options.listeners.map((l) => l.port));
+    this.identity = {
+      isLocalUri: (uri: SipUri) =>
+        uri.user === undefined && hosts.has(uri.host) && ports.has(uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060)),
+      isLocalSentBy: (host, port) => hosts.has(host.toLowerCase()) && ports.has(port ?? 5060),
+      supportedExtensions: [],
+    };
+    this.unsubscribe = options.transport.on('message', (data, flow) => {
+      this.onMessage(data, flow);
+    });
+    // Timer C has a granularity of a second; one sweep serves every response context.
+    this.sweep = setInterval(() => {
+      this.sweepContexts();
+    }, 1000);
+    this.sweep.unref();
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  /** Live transaction counts, for status pages. */
+  stats(): { serverTransactions: number; clientTransactions: number; contexts: number } {
+    return { serverTransactions: this.servers.size, clientTransactions: this.clients.size, contexts: this.contexts.size };
+  }
+
+  /** Stops taking new requests (answered 503) while transactions in flight complete. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** Resolves once no transaction is left, or at `deadline` (epoch ms). */
+  async idle(deadline: number): Promise<void> {
+    while (this.servers.size + this.clients.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Detaches from the transport and stops timers. Idempotent. */
+  close(): void {
+    if (this.closedValue) return;
+    this.closedValue = true;
+    this.unsubscribe();
+    clearInterval(this.sweep);
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private onMessage(data: Buffer, flow: Flow): void {
+    const parsed = parseSipMessage(data, { datagram: flow.transport === 'udp' });
+    if (!parsed.ok) {
+      this.drop('parse-error', { flow: flow.id, reason: parsed.error.reason, offset: parsed.error.offset });
+      return;
+    }
+    const msg = parsed.value;
+    this.options.observer?.message('in', msg.kind === 'request' ? msg.method : String(msg.status));
+    if (msg.kind === 'request') this.onRequest(msg, flow);
+    else this.onResponse(msg);
+    this.schedule();
+  }
+
+  // ---- requests -------------------------------------------------------------------------
+
+  private onRequest(request: SipRequest, flow: Flow): void {
+    const key = serverTransactionKey(request);
+    if (!key.ok) {
+      this.drop('no-transaction-key', { flow: flow.id, reason: key.error.reason });
+      return;
+    }
+    const existing = this.servers.get(key.value);
+    if (existing !== undefined) {
+      // A retransmission, or the ACK of a non-2xx / an ACK reaching an Accepted INVITE.
+      this.runServer(key.value, existing, { type: 'request', request });
+      return;
+    }
+    if (request.method === 'ACK') {
+      // RFC 3261 §16.11: an ACK matching no transaction is the ACK for a 2xx — forward it statelessly.
+      void this.forwardStateless(request, flow);
+      return;
+    }
+    const reliable = RELIABLE.has(flow.transport);
+    const timers = this.options.timers ?? {};
+    const server: ServerTransaction =
+      request.method === 'INVITE'
+        ? new InviteServerTransaction({ request, reliable, timers })
+        : new NonInviteServerTransaction({ request, reliable, timers });
+    this.servers.set(key.value, server);
+    this.serverFlows.set(key.value, flow);
+    this.runServer(key.value, server, { type: 'request', request });
+  }
+
+  private runServer(
+    key: string,
+    server: ServerTransaction,
+    event: Parameters<ServerTransaction['handle']>[0],
+  ): void {
+    const actions = server.handle(event, this.clock.now());
+    this.servers.touch(key);
+    for (const action of actions) this.onServerAction(key, server, action);
+    if (server.state === 'terminated') this.serverFlows.delete(key);
+  }
+
+  private onServerAction(key: string, server: ServerTransaction, action: ServerTransactionAction): void {
+    switch (action.type) {
+      case 'send': {
+        const flow = this.serverFlows.get(key);
+        if (flow === undefined || !this.options.transport.send(flow.id, action.data)) {
+          this.runServerLater(key, server, { type: 'transport-error' });
+        } else {
+          this.options.observer?.message('out', 'response');
+        }
+        break;
+      }
+      case 'deliver-request':
+        if (action.request.method === 'ACK') {
+          const flow = this.serverFlows.get(key);
+          if (flow !== undefined) void this.forwardStateless(action.request, flow);
+        } else {
+          this.onNewRequest(key, server, action.request);
+        }
+        break;
+      case 'timeout':
+      case 'transport-error':
+        break;
+      case 'terminated':
+        this.contexts.delete(key);
+        break;
+    }
+  }
+
+  private runServerLater(key: string, server: ServerTransaction, event: Parameters<ServerTransaction['handle']>[0]): void {
+    queueMicrotask(() => {
+      if (server.state !== 'terminated') this.runServer(key, server, event);
+      this.schedule();
+    });
+  }
+
+  private respond(key: string, server: ServerTransaction, status: number, reason?: string, headers?: readonly HeaderLine[]): void {
+    const data = buildResponse(server.request, status, {
+      ...(reason === undefined ? {} : { reason }),
+      ...(headers === undefined ? {} : { headers }),
+    });
+    this.runServer(key, server, { type: 'send-response', data, status });
+  }
+
+  private onNewRequest(key: string, server: ServerTransaction, request: SipRequest): void {
+    const flow = this.serverFlows.get(key);
+    if (flow === undefined) return;
+    if (request.method === 'CANCEL') {
+      this.onCancel(key, server, request);
+      return;
+    }
+    // RFC 3261 §16.2: a stateful proxy sends 100 Trying for an INVITE right away.
+    if (request.method === 'INVITE') this.respond(key, server, 100);
+    if (this.draining) {
+      this.respond(key, server, 503, 'Service Unavailable', [['Retry-After', '5']]);
+      return;
+    }
+    const valid = validateProxyRequest(request, this.identity);
+    if (!valid.ok) {
+      this.drop('rejected-request', { status: valid.error.status, reason: valid.error.reason, flow: flow.id });
+      this.respond(key, server, valid.error.status, valid.error.reason, valid.error.headers);
+      return;
+    }
+    const routed = preprocessRoute(request, this.identity);
+    if (!routed.ok) {
+      this.respond(key, server, routed.error.status, routed.error.reason);
+      return;
+    }
+    const context: Context = {
+      serverKey: key,
+      server,
+      flowId: flow.id,
+      responses: new ResponseContext({ isInvite: request.method === 'INVITE' }),
+      branches: new Map(),
+      finished: false,
+    };
+    this.contexts.set(key, context);
+    void this.forwardStateful(context, request, routed.value, flow);
+  }
+
+  private onCancel(key: string, server: ServerTransaction, cancel: SipRequest): void {
+    // RFC 3261 §16.10: find the server transaction the CANCEL cancels; answer the CANCEL
+    // itself with 200 when found, 481 otherwise, then cancel the branches.
+    const target = cancelTargetKey(cancel);
+    const context = target.ok ? this.contexts.get(target.value) : undefined;
+    if (context === undefined) {
+      this.respond(key, server, 481);
+      return;
+    }
+    this.respond(key, server, 200);
+    this.runContext(context, context.responses.handle({ type: 'cancel' }, this.clock.now()));
+  }
+
+  /** Where a request goes next: a static route for the Request-URI domain, else the URI itself. */
+  private nextHopFor(routed: RoutedRequest, plannedNextHop: SipUri): SipUri | undefined {
+    if (routed.routes.length > 0) return plannedNextHop;
+    const ruri = parseSipUri(routed.requestUri);
+    if (!ruri.ok) return undefined;
+    const route = matchStaticRoute(this.options.routes, ruri.value.host);
+    if (route !== undefined) {
+      const hop = parseSipUri(route.nextHop);
+      return hop.ok ? hop.value : undefined;
+    }
+    // A request for one of our own domains with no route configured has nowhere to go.
+    if (this.identity.isLocalUri({ ...ruri.value, user: undefined })) return undefined;
+    return plannedNextHop;
+  }
+
+  private async locate(uri: SipUri): Promise<LocatedTarget | undefined> {
+    const transport = uri.params.get('transport') ?? undefined;
+    const family = isIP(uri.host);
+    if (family !== 0 && uri.port !== undefined) {
+      // Numeric host and port: no DNS (RFC 3263 §4.1, §4.2).
+      const t = (transport ?? (uri.scheme === 'sips' ? 'tls' : 'udp')).toLowerCase();
+      const chosen: LocateTransport = uri.scheme === 'sips' && t === 'tcp' ? 'tls' : (ALL_TRANSPORTS.find((x) => x === t) ?? 'udp');
+      return { transport: chosen, address: uri.host, port: uri.port, family: family === 6 ? 6 : 4 };
+    }
+    const resolver = this.options.resolver;
+    if (resolver === undefined) return undefined;
+    const available = ALL_TRANSPORTS.filter((t) => this.listenerFor(t) !== undefined);
+    const result = await locateSipServer(
+      {
+        scheme: uri.scheme,
+        host: uri.host,
+        ...(uri.port === undefined ? {} : { port: uri.port }),
+        ...(transport === undefined ? {} : { transport }),
+      },
+      { resolver, transports: available },
+    );
+    return result.ok ? result.value[0] : undefined;
+  }
+
+  private listenerFor(transport: SipTransport): ProxyListener | undefined {
+    return this.options.listeners.find((l) => l.transport === transport);
+  }
+
+  private async flowFor(target: LocatedTarget): Promise<string | undefined> {
+    if (target.transport === 'udp') return undefined;
+    const transport = this.options.transport;
+    const existing = transport.findFlow(target.transport, target.address, target.port);
+    if (existing !== undefined) return existing.id;
+    const flow = await transport.connect({
+      transport: target.transport,
+      host: target.address,
+      port: target.port,
+      ...(this.options.tlsCa === undefined ? {} : { ca: this.options.tlsCa }),
+    });
+    return flow.id;
+  }
+
+  private sendTo(target: LocatedTarget, flowId: string | undefined, data: Buffer): boolean {
+    if (target.transport === 'udp') {
+      const listener = this.listenerFor('udp');
+      if (listener === undefined) return false;
+      return this.options.transport.sendUdp(listener.listenerId, target.address, target.port, data);
+    }
+    if (flowId === undefined) return false;
+    return this.options.transport.send(flowId, data);
+  }
+
+  private async resolveHop(request: SipRequest, routed: RoutedRequest): Promise<{ target: LocatedTarget; outbound: ProxyListener; flowId: string | undefined } | { status: number; reason: string; drop: ProxyDropReason }> {
+    // The planned next hop ignores the interface; compute it with a placeholder to learn the URI.
+    const probe = planForward(request, routed, {
+      inbound: this.options.listeners[0] ?? { transport: 'udp', host: '127.0.0.1', port: 5060 },
+      outbound: this.options.listeners[0] ?? { transport: 'udp', host: '127.0.0.1', port: 5060 },
+      branch: 'z9hG4bKprobe',
+      recordRoute: false,
+    });
+    if (!probe.ok) return { status: probe.error.status, reason: probe.error.reason, drop: 'rejected-request' };
+    const hop = this.nextHopFor(routed, probe.value.nextHop);
+    if (hop === undefined) return { status: 404, reason: 'Not Found', drop: 'no-route' };
+    const target = await this.locate(hop);
+    if (target === undefined) return { status: 503, reason: 'Service Unavailable', drop: 'dns-failure' };
+    const outbound = this.listenerFor(target.transport);
+    if (outbound === undefined) return { status: 503, reason: 'Service Unavailable', drop: 'no-route' };
+    try {
+      const flowId = await this.flowFor(target);
+      return { target, outbound, flowId };
+    } catch (error) {
+      this.options.logger.warn({ target, error: String(error) }, 'sip next hop unreachable');
+      return { status: 503, reason: 'Service Unavailable', drop: 'send-failure' };
+    }
+  }
+
+  private async forwardStateful(context: Context, request: SipRequest, routed: RoutedRequest, flow: Flow): Promise<void> {
+    const hop = await this.resolveHop(request, routed);
+    if (context.server.state === 'terminated' || context.finished) return;
+    if ('status' in hop) {
+      this.drop(hop.drop, { status: hop.status, callId: request.headers.find((h) => h.name === 'call-id')?.value });
+      this.contexts.delete(context.serverKey);
+      this.respond(context.serverKey, context.server, hop.status, hop.reason);
+      this.schedule();
+      return;
+    }
+    const inbound = this.options.listeners.find((l) => l.listenerId === flow.listenerId) ?? this.listenerFor(flow.transport) ?? hop.outbound;
+    const branchValue = newProxyBranch(request);
+    const plan = planForward(request, routed, { inbound, outbound: hop.outbound, branch: branchValue, recordRoute: this.options.recordRoute });
+    if (!plan.ok) {
+      this.contexts.delete(context.serverKey);
+      this.respond(context.serverKey, context.server, plan.error.status, plan.error.reason);
+      this.schedule();
+      return;
+    }
+    const data = applyEdits(request, plan.value.edits);
+    const reparsed = parseSipMessage(data);
+    if (!reparsed.ok || reparsed.value.kind !== 'request') throw new Error('proxy produced an unparsable request');
+    const outgoing = reparsed.value;
+    const key = clientTransactionKeyForRequest(outgoing);
+    if (!key.ok) throw new Error('proxy produced a request without a branch');
+    const reliable = RELIABLE.has(hop.target.transport);
+    const timers = this.options.timers ?? {};
+    const client: ClientTransaction =
+      outgoing.method === 'INVITE'
+        ? new InviteClientTransaction({ request: outgoing, data, reliable, timers, buildAck: buildAckForNon2xx })
+        : new NonInviteClientTransaction({ request: outgoing, data, reliable, timers });
+    const branch: Branch = { id: key.value, context, request: outgoing, target: hop.target, flowId: hop.flowId };
+    context.branches.set(branch.id, branch);
+    this.branchesByKey.set(key.value, branch);
+    this.clients.set(key.value, client);
+    this.runContext(context, context.responses.handle({ type: 'branch-created', branchId: branch.id }, this.clock.now()));
+    this.runClient(key.value, client, { type: 'start' });
+    this.schedule();
+  }
+
+  /** RFC 3261 §16.11: stateless forwarding (ACK for 2xx); the branch is derived, not random. */
+  private async forwardStateless(request: SipRequest, flow: Flow): Promise<void> {
+    const routed = preprocessRoute(request, this.identity);
+    if (!routed.ok) return;
+    const hop = await this.resolveHop(request, routed.value);
+    if ('status' in hop) {
+      this.drop(hop.drop, { method: request.method });
+      return;
+    }
+    const via = topVia(request);
+    const inbound = this.options.listeners.find((l) => l.listenerId === flow.listenerId) ?? hop.outbound;
+    const plan = planForward(request, routed.value, {
+      inbound,
+      outbound: hop.outbound,
+      branch: statelessBranch(via.ok ? (via.value.branch ?? '') : ''),
+      recordRoute: false,
+    });
+    if (!plan.ok) return;
+    if (!this.sendTo(hop.target, hop.flowId, applyEdits(request, plan.value.edits))) this.drop('send-failure', { method: request.method });
+    else this.options.observer?.message('out', request.method);
+  }
+
+  // ---- responses ------------------------------------------------------------------------
+
+  private onResponse(response: SipResponse): void {
+    const key = clientTransactionKey(response);
+    const client = key.ok ? this.clients.get(key.value) : undefined;
+    if (!key.ok || client === undefined) {
+      // RFC 3261 §16.7 / RFC 6026: a response matching no client transaction is not ours to
+      // route by its Via; the INVITE client transactions (Accepted) absorb 2xx retransmissions.
+      this.drop('stray-response', { status: response.status });
+      return;
+    }
+    this.runClient(key.value, client, { type: 'response', response });
+  }
+
+  private runClient(key: string, client: ClientTransaction, event: Parameters<ClientTransaction['handle']>[0]): void {
+    const actions = client.handle(event, this.clock.now());
+    this.clients.touch(key);
+    for (const action of actions) this.onClientAction(key, action);
+    if (client.state === 'terminated') this.branchesByKey.delete(key);
+  }
+
+  private onClientAction(key: string, action: ClientTransactionAction): void {
+    const branch = this.branchesByKey.get(key);
+    switch (action.type) {
+      case 'send': {
+        if (branch === undefined) return;
+        if (this.sendTo(branch.target, branch.flowId, action.data)) {
+          this.options.observer?.message('out', branch.request.method);
+        } else {
+          const client = this.clients.get(key);
+          if (client !== undefined) {
+            queueMicrotask(() => {
+              if (client.state !== 'terminated') this.runClient(key, client, { type: 'transport-error' });
+              this.schedule();
+            });
+          }
+        }
+        break;
+      }
+      case 'deliver-response':
+        if (branch !== undefined && branch.request.method !== 'CANCEL') {
+          this.runContext(branch.context, branch.context.responses.handle({ type: 'response', branchId: branch.id, response: action.response }, this.clock.now()));
+        }
+        break;
+      case 'timeout':
+        if (branch !== undefined && branch.request.method !== 'CANCEL') {
+          this.runContext(branch.context, branch.context.responses.handle({ type: 'branch-timeout', branchId: branch.id }, this.clock.now()));
+        }
+        break;
+      case 'transport-error':
+        if (branch !== undefined && branch.request.method !== 'CANCEL') {
+          this.runContext(branch.context, branch.context.responses.handle({ type: 'branch-transport-error', branchId: branch.id }, this.clock.now()));
+        }
+        break;
+      case 'terminated':
+        break;
+    }
+  }
+
+  private runContext(context: Context, actions: readonly ResponseContextAction[]): void {
+    for (const action of actions) {
+      switch (action.type) {
+        case 'forward-response': {
+          const edits: SipEdit[] = removeFirstValue(action.response, 'via', 'Via');
+          if (action.status !== undefined) edits.push({ type: 'set-status', status: action.status, reason: 'Server Internal Error' });
+          for (const [name, value] of action.extraHeaders) edits.push({ type: 'append-header', name, value });
+          const data = applyEdits(action.response, edits);
+          this.runServer(context.serverKey, context.server, { type: 'send-response', data, status: action.status ?? action.response.status });
+          break;
+        }
+        case 'send-response':
+          this.respond(context.serverKey, context.server, action.status, action.reason);
+          break;
+        case 'cancel-branch':
+          this.cancelBranch(context, action.branchId);
+          break;
+        case 'finished':
+          context.finished = true;
+          this.contexts.delete(context.serverKey);
+          break;
+      }
+    }
+  }
+
+  private cancelBranch(context: Context, branchId: string): void {
+    const branch = context.branches.get(branchId);
+    if (branch === undefined) return;
+    // RFC 3261 §9.1: the CANCEL copies the INVITE's Request-URI, Call-ID, To, From, CSeq
+    // number and top Via, and goes where the INVITE went, in its own client transaction.
+    const data = buildCancel(branch.request);
+    const parsed = parseSipMessage(data);
+    if (!parsed.ok || parsed.value.kind !== 'request') return;
+    const key = clientTransactionKeyForRequest(parsed.value);
+    if (!key.ok) return;
+    const client = new NonInviteClientTransaction({
+      request: parsed.value,
+      data,
+      reliable: RELIABLE.has(branch.target.transport),
+      timers: this.options.timers ?? {},
+    });
+    this.branchesByKey.set(key.value, { ...branch, id: key.value, request: parsed.value });
+    this.clients.set(key.value, client);
+    this.runClient(key.value, client, { type: 'start' });
+  }
+
+  // ---- timers ---------------------------------------------------------------------------
+
+  private sweepContexts(): void {
+    const now = this.clock.now();
+    for (const context of [...this.contexts.values()]) {
+      const at = context.responses.nextTimeoutAt;
+      if (at !== undefined && at <= now) this.runContext(context, context.responses.handle({ type: 'timer' }, now));
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closedValue) return;
+    const next = Math.min(this.servers.nextTimeoutAt ?? Infinity, this.clients.nextTimeoutAt ?? Infinity);
+    if (next === Infinity || next >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.onTimer();
+    }, Math.max(0, next - this.clock.now()));
+  }
+
+  private onTimer(): void {
+    const now = this.clock.now();
+    for (const [key, server] of this.servers.takeDue(now)) this.runServer(key, server, { type: 'timer' });
+    for (const [key, client] of this.clients.takeDue(now)) this.runClient(key, client, { type: 'timer' });
+    this.schedule();
+  }
+
+  private drop(reason: ProxyDropReason, fields: Record<string, unknown>): void {
+    this.options.observer?.dropped(reason);
+    this.options.logger.debug({ reason, ...fields }, 'sip message dropped or refused');
+  }
+}
+
+/** Whether a parsed message is a request (narrowing helper for drivers). */
+export function isRequest(msg: SipMessage): msg is SipRequest {
+  return msg.kind === 'request';
+}

@@ -1,0 +1,145 @@
+/**
+ * The Access Edge service. For now (issue 2) it is the SIP stack as a stateful proxy on the
+ * external side: UDP, TCP, TLS, WS and WSS listeners, static next hops per domain and
+ * RFC 3263 resolution. Policy, topology hiding and the internal side come with issue 5.
+ */
+import type { Registry } from 'prom-client';
+import type { Endpoint, RunningService } from '../../lib/endpoint.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { CachingDnsResolver } from '../../runtime/dns/resolver.ts';
+import { sipMetrics } from '../../runtime/sip/metrics.ts';
+import { SipProxyEngine, type ProxyListener } from '../../runtime/sip/proxy-engine.ts';
+import { SipTransportLayer, type SecureSipListener, type SipListener, type SipTransport } from '../../transport/index.ts';
+
+/** The part of the configuration the Access Edge reads (`access-edge` in the YAML file). */
+export interface AccessEdgeSettings {
+  readonly external: {
+    readonly host: string;
+    readonly advertisedHost?: string | null | undefined;
+    readonly udp: number | null;
+    readonly tcp: number | null;
+    readonly tls: number | null;
+    readonly ws: number | null;
+    readonly wss: number | null;
+  };
+  readonly routes: readonly { readonly domain: string; readonly nextHop: string }[];
+  readonly dns: { readonly servers: readonly string[] };
+  readonly recordRoute: boolean;
+  readonly limits: {
+    readonly maxMessageBytes: number;
+    readonly maxConnectionsPerIp: number;
+    readonly maxConnections: number;
+    readonly handshakeTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+  };
+  readonly timers: { readonly t1Ms: number; readonly t2Ms: number; readonly t4Ms: number };
+}
+
+/** Certificates for the TLS and WSS listeners; `onChange` fires when they are replaced. */
+export interface AccessEdgeTls {
+  readonly key: string;
+  readonly cert: string;
+  readonly ca: string;
+  onChange(listener: () => void): () => void;
+}
+
+/** Options of {@link startAccessEdge}. */
+export interface StartAccessEdgeOptions {
+  readonly config: AccessEdgeSettings;
+  readonly domains: readonly string[];
+  readonly tls: AccessEdgeTls;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+const TRANSPORTS: readonly SipTransport[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
+
+/** Binds the Access Edge listeners and starts the proxy. */
+export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<RunningService> {
+  const { config, logger } = options;
+  const log = logger.child({ service: 'access-edge' });
+  const metrics = sipMetrics(options.registry, 'access-edge');
+  const transport = new SipTransportLayer({
+    logger: log,
+    limits: {
+      maxMessageBytes: config.limits.maxMessageBytes,
+      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+      maxInboundConnections: config.limits.maxConnections,
+      handshakeTimeoutMs: config.limits.handshakeTimeoutMs,
+      idleTimeoutMs: config.limits.idleTimeoutMs,
+    },
+  });
+  transport.on('rejected', (rejection) => {
+    metrics.rejected(rejection.transport, rejection.reason);
+    log.warn(
+      { event: 'rejected', reason: rejection.reason, transport: rejection.transport, remote: rejection.remote.address, port: rejection.remote.port },
+      'sip input rejected',
+    );
+  });
+  const host = config.external.host;
+  const advertised = config.external.advertisedHost ?? host;
+  const listeners: ProxyListener[] = [];
+  const endpoints: Endpoint[] = [];
+  const secure: SecureSipListener[] = [];
+  try {
+    for (const name of TRANSPORTS) {
+      const port = config.external[name];
+      if (port === null) continue;
+      const tlsOptions = { host, port, key: options.tls.key, cert: options.tls.cert };
+      let listener: SipListener;
+      if (name === 'tls' || name === 'wss') {
+        const secureListener = name === 'tls' ? await transport.listenTls(tlsOptions) : await transport.listenWss(tlsOptions);
+        secure.push(secureListener);
+        listener = secureListener;
+      } else {
+        listener =
+          name === 'udp'
+            ? await transport.listenUdp({ host, port })
+            : name === 'tcp'
+              ? await transport.listenTcp({ host, port })
+              : await transport.listenWs({ host, port });
+      }
+      listeners.push({ listenerId: listener.id, transport: name, host: advertised, port: listener.local.port });
+      endpoints.push({ service: 'access-edge', side: 'external', transport: name, host: listener.local.address, port: listener.local.port });
+    }
+  } catch (error) {
+    await transport.close();
+    throw error;
+  }
+  // Certificates replaced on disk reach new handshakes; live connections stay up.
+  const stopWatching = options.tls.onChange(() => {
+    for (const listener of secure) listener.setSecureContext({ key: options.tls.key, cert: options.tls.cert });
+    log.info({ event: 'tls-reload' }, 'certificates reloaded');
+  });
+  const resolver = new CachingDnsResolver(config.dns.servers.length > 0 ? { servers: [...config.dns.servers] } : {});
+  const engine = new SipProxyEngine({
+    transport,
+    listeners,
+    localNames: [host, advertised],
+    routes: config.routes,
+    resolver,
+    recordRoute: config.recordRoute,
+    timers: { t1Ms: config.timers.t1Ms, t2Ms: config.timers.t2Ms, t4Ms: config.timers.t4Ms },
+    tlsCa: options.tls.ca,
+    logger: log,
+    observer: metrics,
+  });
+  metrics.collect(() => ({ ...engine.stats(), connections: transport.stats().connections }));
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'access-edge',
+    endpoints,
+    status: () => ({ ...engine.stats(), connections: transport.stats().connections }),
+    close: (deadlineMs: number) => {
+      closing ??= (async () => {
+        engine.drain();
+        await engine.idle(deadlineMs);
+        engine.close();
+        stopWatching();
+        resolver.close();
+        await transport.close();
+      })();
+      return closing;
+    },
+  };
+}
