@@ -622,7 +622,7 @@ export class SipProxyEngine {
 
   private drop(reason: ProxyDropReason, fields: Record<string, unknown>): void {
     this.options.observer?.dropped(reason);
-    this.options.logger.debug({ reason, ...fields }, 'sip message dropped or refused');
+    this.options.logger.info({ event: 'sip-drop', reason, ...fields }, 'sip message dropped or refused');
   }
 }
 
