@@ -40,7 +40,11 @@ export function parseUdpFlowId(
   return { listenerId, remote: { address, port } };
 }
 
+/** Requested kernel buffer size of each UDP listener socket. */
+const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** A UDP socket receiving and sending SIP datagrams (RFC 3261 §18.1, §18.2). */
+
 export class UdpListener implements SipListener {
   readonly id: string;
   readonly transport = 'udp' as const;
@@ -55,6 +59,10 @@ export class UdpListener implements SipListener {
     this.socket = createSocket({
       type: isIPv6(options.host) ? 'udp6' : 'udp4',
       ...(options.reusePort === true ? { reusePort: true } : {}),
+      // Bursts must not overflow the kernel's default ~200 KiB socket buffers (the kernel caps
+      // these at net.core.rmem_max / wmem_max).
+      recvBufferSize: UDP_SOCKET_BUFFER_BYTES,
+      sendBufferSize: UDP_SOCKET_BUFFER_BYTES,
     });
     this.socket.on('message', (data, info) => {
       this.onMessage(data, info);

@@ -197,7 +197,11 @@ describe('access edge under hostile input', () => {
       sockets.push(s);
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const legit = tlsConnect({ port: port('tls'), host: '127.0.0.1', localAddress: '127.0.0.2', ca, servername: 'localhost' });
+    const legit = tlsConnect({
+      socket: netConnect({ port: port('tls'), host: '127.0.0.1', localAddress: '127.0.0.2' }),
+      ca,
+      servername: 'localhost',
+    });
     assert.equal(await streamTransaction(legit, 'TLS'), 'SIP/2.0 200 OK');
     // Every half-open socket is closed: by the per-IP cap at once, or at the handshake deadline.
     await Promise.all(sockets.map((s) => (s.destroyed ? Promise.resolve() : new Promise((resolve) => s.on('close', resolve)))));
