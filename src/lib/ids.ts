@@ -2,11 +2,22 @@ import { randomBytes } from 'node:crypto';
 
 const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
+// One crypto call fills a pool that serves many tokens (branches and tags are per message).
+const POOL_BYTES = 4096;
+let pool: Buffer = randomBytes(POOL_BYTES);
+let poolOffset = 0;
+
 /** A random token of `length` characters from [A-Za-z0-9], safe in any SIP token position. */
 export function randomToken(length = 16): string {
-  const bytes = randomBytes(length);
+  if (poolOffset + length > pool.length) {
+    pool = randomBytes(Math.max(POOL_BYTES, length));
+    poolOffset = 0;
+  }
   let out = '';
-  for (const byte of bytes) out += TOKEN_ALPHABET[byte % TOKEN_ALPHABET.length] ?? 'x';
+  for (let i = 0; i < length; i++) {
+    out += TOKEN_ALPHABET[(pool[poolOffset + i] ?? 0) % TOKEN_ALPHABET.length] ?? 'x';
+  }
+  poolOffset += length;
   return out;
 }
 

@@ -110,6 +110,8 @@ export function validateProxyRequest(request: SipRequest, identity: ProxyIdentit
  * produces the same value (§16.3 item 4).
  */
 export function loopHash(request: SipRequest): string {
+  const cached = loopHashes.get(request);
+  if (cached !== undefined) return cached;
   const hash = createHash('sha1');
   hash.update(request.requestUri);
   hash.update('\0' + (fromTag(request) ?? ''));
@@ -119,8 +121,13 @@ export function loopHash(request: SipRequest): string {
   hash.update('\0' + (cseq.ok ? String(cseq.value.seq) : ''));
   hash.update('\0' + (header(request, 'proxy-require') ?? ''));
   hash.update('\0' + (header(request, 'proxy-authorization') ?? ''));
-  return hash.digest('base64url').slice(0, 12).replace(/[-_]/g, 'x');
+  const value = hash.digest('base64url').slice(0, 12).replace(/[-_]/g, 'x');
+  loopHashes.set(request, value);
+  return value;
 }
+
+// Validation and forwarding both need the hash of one request: compute it once.
+const loopHashes = new WeakMap<SipRequest, string>();
 
 /** A new branch for one forwarded copy: magic cookie, loop hash, unique part (§16.6 item 8). */
 export function newProxyBranch(request: SipRequest): string {
@@ -206,6 +213,22 @@ export function preprocessRoute(request: SipRequest, identity: ProxyIdentity): R
   const keep = remaining.map((r) => r.value);
   edits.push(...rewriteRoutes(request, routes, keep));
   return ok({ edits, requestUri, routes: keep });
+}
+
+/**
+ * RFC 3261 §16.6 item 7: where a pre-processed request goes next — the URI of the first
+ * Route value when there is one, else the Request-URI.
+ */
+export function nextHopOf(routed: RoutedRequest): Result<SipUri, ProxyRejection> {
+  let text = routed.requestUri;
+  const topRoute = routed.routes[0];
+  if (topRoute !== undefined) {
+    const nameAddr = parseNameAddr(topRoute);
+    if (!nameAddr.ok) return err({ status: 400, reason: 'Bad Route' });
+    text = nameAddr.value.uri;
+  }
+  const uri = parseSipUri(text);
+  return uri.ok ? ok(uri.value) : err({ status: 416, reason: 'Unsupported URI Scheme' });
 }
 
 /** Options for forwarding one copy of a request (§16.6). */

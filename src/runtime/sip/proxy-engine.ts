@@ -17,6 +17,7 @@ import { matchStaticRoute } from '../../proto/locate/static-route.ts';
 import type { LocatedTarget, SipTransport as LocateTransport } from '../../proto/locate/types.ts';
 import {
   newProxyBranch,
+  nextHopOf,
   planForward,
   preprocessRoute,
   statelessBranch,
@@ -398,16 +399,10 @@ export class SipProxyEngine {
     return this.options.transport.send(flowId, data);
   }
 
-  private async resolveHop(request: SipRequest, routed: RoutedRequest): Promise<{ target: LocatedTarget; outbound: ProxyListener; flowId: string | undefined } | { status: number; reason: string; drop: ProxyDropReason }> {
-    // The planned next hop ignores the interface; compute it with a placeholder to learn the URI.
-    const probe = planForward(request, routed, {
-      inbound: this.options.listeners[0] ?? { transport: 'udp', host: '127.0.0.1', port: 5060 },
-      outbound: this.options.listeners[0] ?? { transport: 'udp', host: '127.0.0.1', port: 5060 },
-      branch: 'z9hG4bKprobe',
-      recordRoute: false,
-    });
-    if (!probe.ok) return { status: probe.error.status, reason: probe.error.reason, drop: 'rejected-request' };
-    const hop = this.nextHopFor(routed, probe.value.nextHop);
+  private async resolveHop(routed: RoutedRequest): Promise<{ target: LocatedTarget; outbound: ProxyListener; flowId: string | undefined } | { status: number; reason: string; drop: ProxyDropReason }> {
+    const planned = nextHopOf(routed);
+    if (!planned.ok) return { status: planned.error.status, reason: planned.error.reason, drop: 'rejected-request' };
+    const hop = this.nextHopFor(routed, planned.value);
     if (hop === undefined) return { status: 404, reason: 'Not Found', drop: 'no-route' };
     const target = await this.locate(hop);
     if (target === undefined) return { status: 503, reason: 'Service Unavailable', drop: 'dns-failure' };
@@ -423,7 +418,7 @@ export class SipProxyEngine {
   }
 
   private async forwardStateful(context: Context, request: SipRequest, routed: RoutedRequest, flow: Flow): Promise<void> {
-    const hop = await this.resolveHop(request, routed);
+    const hop = await this.resolveHop(routed);
     if (context.server.state === 'terminated' || context.finished) return;
     if ('status' in hop) {
       this.drop(hop.drop, { status: hop.status, callId: request.headers.find((h) => h.name === 'call-id')?.value });
@@ -466,7 +461,7 @@ export class SipProxyEngine {
   private async forwardStateless(request: SipRequest, flow: Flow): Promise<void> {
     const routed = preprocessRoute(request, this.identity);
     if (!routed.ok) return;
-    const hop = await this.resolveHop(request, routed.value);
+    const hop = await this.resolveHop(routed.value);
     if ('status' in hop) {
       this.drop(hop.drop, { method: request.method });
       return;
