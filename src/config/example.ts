@@ -1,0 +1,62 @@
+/** The complete, commented example printed by `rampart config example`. */
+export const CONFIG_EXAMPLE = `# Rampart configuration. Every key is optional; shown here with its default.
+# Check a file with: rampart config check FILE
+
+# SIP domains this deployment serves.
+domains: [example.test]
+
+# Where Rampart keeps its state (generated certificates, endpoints.json, ...).
+dataDir: ./rampart-data
+
+log:
+  level: info            # trace | debug | info | warn | error | fatal
+
+tls:
+  # PEM files to use; when certFile/keyFile are null, a private CA and a server
+  # certificate are generated into <dataDir>/tls on the first start and reused.
+  # Configured files are watched and reloaded without dropping connections.
+  certFile: null
+  keyFile: null
+  caFile: null
+  # Names the generated certificate covers, besides localhost, 127.0.0.1, ::1 and the domains.
+  names: [localhost]
+
+# Admin HTTP listener: /healthz, /readyz, /metrics, /api/status. Keep it on loopback.
+admin:
+  host: 127.0.0.1
+  port: 8080
+
+shutdown:
+  # On SIGTERM/SIGINT, in-flight transactions get this long to finish.
+  drainTimeoutMs: 5000
+
+access-edge:
+  enabled: true
+  external:
+    host: 127.0.0.1          # address the listeners bind to
+    advertisedHost: null     # host written in Via / Record-Route, if not the bound one
+    # Each port: a number (0 = ephemeral) or null to turn that listener off.
+    udp: 5060
+    tcp: 5060
+    tls: 5061
+    ws: 5062                 # SIP over WebSocket (RFC 7118), subprotocol "sip"
+    wss: 5063
+  # Static next hops: requests whose Request-URI host matches "domain" (exact,
+  # "*.suffix" or "*") go to "nextHop". Without a match, RFC 3263 DNS resolution.
+  routes: []
+  #  - domain: example.test
+  #    nextHop: "sip:127.0.0.1:5070;transport=udp"
+  dns:
+    servers: []              # e.g. ["127.0.0.1:5353"]; empty = the system resolver
+  recordRoute: true
+  limits:
+    maxMessageBytes: 65536   # larger messages are refused; a stream that sends one is closed
+    maxConnectionsPerIp: 50
+    maxConnections: 10000
+    handshakeTimeoutMs: 5000 # TLS / WebSocket handshake deadline
+    idleTimeoutMs: 600000    # streams with no traffic are closed
+  timers:                    # RFC 3261 §17 timer bases
+    t1Ms: 500
+    t2Ms: 4000
+    t4Ms: 5000
+`;
