@@ -164,25 +164,14 @@ export async function startRampart(options: RampartOptions = {}): Promise<Rampar
 }
 
 /**
- * The CA certificate Rampart generated in its data dir (first `*ca*.pem|crt` file found,
- * searched two levels deep), or undefined.
+ * The CA certificate Rampart generated in its data dir: `<data-dir>/tls/ca.pem`, the path
+ * `rampart start` prints. Undefined when there is none.
  */
 export async function findGeneratedCaFile(dataDir: string): Promise<string | undefined> {
-  const queue: { dir: string; depth: number }[] = [{ dir: dataDir, depth: 0 }];
-  for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
-    let names: string[];
-    try {
-      names = await readdir(item.dir);
-    } catch {
-      continue;
-    }
-    for (const name of names.sort()) {
-      const path = join(item.dir, name);
-      if (/(^|[-_.])ca([-_.]|$).*\.(pem|crt)$/i.test(name)) return path;
-      if (item.depth < 2 && (await stat(path)).isDirectory()) {
-        queue.push({ dir: path, depth: item.depth + 1 });
-      }
-    }
+  const path = join(dataDir, 'tls', 'ca.pem');
+  try {
+    return (await stat(path)).isFile() ? path : undefined;
+  } catch {
+    return undefined;
   }
-  return undefined;
 }

@@ -146,6 +146,7 @@ export function defineProxyInteropTests(
         listenPort: await freePort(),
         tlsPort: proxy.tls.port,
         ...(proxy.caFile !== undefined ? { caFile: proxy.caFile } : {}),
+        serverName: 'localhost',
       });
       t.after(() => bridge.stop());
       const uac = await runUac({ builtin: 'uac' }, 'tcp', {
