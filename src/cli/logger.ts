@@ -24,7 +24,10 @@ function adapt(instance: Pino): Logger {
 export function createLogger(level: string): Logger {
   const pretty = process.stderr.isTTY;
   const instance = pretty
-    ? pino({ level, transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } } })
+    ? pino({
+        level,
+        transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } },
+      })
     : pino({ level }, pino.destination({ fd: 2, sync: false }));
   return adapt(instance);
 }

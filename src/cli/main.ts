@@ -4,7 +4,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { CONFIG_EXAMPLE, formatConfigError, loadConfig, type RampartConfig } from '../config/index.ts';
+import {
+  CONFIG_EXAMPLE,
+  formatConfigError,
+  loadConfig,
+  type RampartConfig,
+} from '../config/index.ts';
 import type { Endpoint, RunningService } from '../lib/endpoint.ts';
 import type { Logger } from '../lib/logger.ts';
 import { startAccessEdge } from '../services/access-edge/index.ts';
@@ -14,7 +19,9 @@ import { loadTlsMaterial } from '../store/tls-material.ts';
 import { EXIT_CODES } from './exit-codes.ts';
 import { createLogger } from './logger.ts';
 
-const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const packageJson = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+) as { version: string };
 
 interface CommonOptions {
   readonly config?: string;
@@ -35,10 +42,19 @@ function loadOrExit(options: CommonOptions & { ephemeralPorts?: boolean }): Ramp
 }
 
 function endpointTable(endpoints: readonly Endpoint[]): string {
-  const rows = endpoints.map((e) => [e.service, e.side, e.transport, e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`]);
+  const rows = endpoints.map((e) => [
+    e.service,
+    e.side,
+    e.transport,
+    e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`,
+  ]);
   const header = ['SERVICE', 'SIDE', 'TRANSPORT', 'ADDRESS'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -63,7 +79,15 @@ async function start(options: CommonOptions & { ephemeralPorts?: boolean }): Pro
   };
   try {
     if (config['access-edge'].enabled) {
-      services.push(await startAccessEdge({ config: config['access-edge'], domains: config.domains, tls, logger, registry }));
+      services.push(
+        await startAccessEdge({
+          config: config['access-edge'],
+          domains: config.domains,
+          tls,
+          logger,
+          registry,
+        }),
+      );
     }
     const allEndpoints = (): Endpoint[] => services.flatMap((s) => [...s.endpoints]);
     services.push(
@@ -87,7 +111,8 @@ async function start(options: CommonOptions & { ephemeralPorts?: boolean }): Pro
   const endpoints = services.flatMap((s) => [...s.endpoints]);
   writeFileSync(join(config.dataDir, 'endpoints.json'), JSON.stringify(endpoints, null, 2) + '\n');
   process.stdout.write(`Rampart ${packageJson.version} started\n${endpointTable(endpoints)}\n`);
-  if (tls.caPath !== undefined) process.stdout.write(`CA certificate (trust it in clients): ${tls.caPath}\n`);
+  if (tls.caPath !== undefined)
+    process.stdout.write(`CA certificate (trust it in clients): ${tls.caPath}\n`);
   ready = true;
   logger.info({ event: 'started', endpoints: endpoints.length }, 'rampart started');
 
@@ -120,7 +145,9 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
   const common = (command: Command): Command =>
-    command.option('-c, --config <file>', 'configuration file (YAML)').option('-d, --data-dir <dir>', 'data directory');
+    command
+      .option('-c, --config <file>', 'configuration file (YAML)')
+      .option('-d, --data-dir <dir>', 'data directory');
 
   common(program.command('start').description('start every enabled service'))
     .option('--ephemeral-ports', 'bind every listener to an ephemeral port (tests, tooling)')
@@ -129,12 +156,22 @@ export function buildProgram(): Command {
     });
 
   const configCommand = program.command('config').description('configuration tools');
-  common(configCommand.command('check').argument('[file]', 'configuration file').description('validate a configuration file'))
-    .action((file: string | undefined, options: CommonOptions) => {
-      const config = loadOrExit({ ...options, ...(file === undefined ? {} : { config: file }) });
-      process.stdout.write(`configuration OK (${config['access-edge'].routes.length} routes, domains ${config.domains.join(', ')})\n`);
-    });
-  common(configCommand.command('example').description('print a complete, commented example configuration')).action(() => {
+  common(
+    configCommand
+      .command('check')
+      .argument('[file]', 'configuration file')
+      .description('validate a configuration file'),
+  ).action((file: string | undefined, options: CommonOptions) => {
+    const config = loadOrExit({ ...options, ...(file === undefined ? {} : { config: file }) });
+    process.stdout.write(
+      `configuration OK (${config['access-edge'].routes.length} routes, domains ${config.domains.join(', ')})\n`,
+    );
+  });
+  common(
+    configCommand
+      .command('example')
+      .description('print a complete, commented example configuration'),
+  ).action(() => {
     process.stdout.write(CONFIG_EXAMPLE);
   });
   return program;

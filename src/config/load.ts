@@ -47,19 +47,30 @@ function deepFreeze<T>(value: T): T {
 export function formatConfigError(error: ConfigError): string {
   return error.issues
     .map((issue) => {
-      const where = issue.line === undefined ? (error.file ?? '<config>') : `${error.file ?? '<config>'}:${issue.line}:${issue.column ?? 1}`;
+      const where =
+        issue.line === undefined
+          ? (error.file ?? '<config>')
+          : `${error.file ?? '<config>'}:${issue.line}:${issue.column ?? 1}`;
       return `${where} ${issue.path === '' ? '(top level)' : issue.path}: ${issue.message}`;
     })
     .join('\n');
 }
 
-function locate(doc: Document, counter: LineCounter, path: readonly PropertyKey[]): { line: number; column: number } | undefined {
+function locate(
+  doc: Document,
+  counter: LineCounter,
+  path: readonly PropertyKey[],
+): { line: number; column: number } | undefined {
   // Walk as deep as the document goes; report the deepest node that exists.
   let node: unknown = doc.contents;
-  let range: [number, number, number] | undefined | null = (doc.contents as { range?: [number, number, number] } | null)?.range;
+  let range: [number, number, number] | undefined | null = (
+    doc.contents as { range?: [number, number, number] } | null
+  )?.range;
   for (const key of path) {
     if (isMap(node)) {
-      const pair = node.items.find((item) => (item.key as { value?: unknown } | null)?.value === key);
+      const pair = node.items.find(
+        (item) => (item.key as { value?: unknown } | null)?.value === key,
+      );
       if (pair === undefined) break;
       range = (pair.key as { range?: [number, number, number] } | null)?.range ?? range;
       node = pair.value;
@@ -85,7 +96,12 @@ export function parseConfig(text: string, file?: string): Result<RampartConfig, 
       file,
       issues: doc.errors.map((e) => {
         const pos = counter.linePos(e.pos[0]);
-        return { path: '', message: e.message.split('\n')[0] ?? 'YAML error', line: pos.line, column: pos.col };
+        return {
+          path: '',
+          message: e.message.split('\n')[0] ?? 'YAML error',
+          line: pos.line,
+          column: pos.col,
+        };
       }),
     });
   }
@@ -98,7 +114,8 @@ export function parseConfig(text: string, file?: string): Result<RampartConfig, 
       issues: parsed.error.issues.map((issue) => {
         const path = [...issue.path];
         // An unknown key is reported at the key itself.
-        if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) path.push(issue.keys[0]);
+        if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined)
+          path.push(issue.keys[0]);
         const at = locate(doc, counter, path);
         return { path: path.map(String).join('.'), message: issue.message, ...(at ?? {}) };
       }),
@@ -114,7 +131,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Result<RampartConfi
     try {
       text = readFileSync(options.file, 'utf8');
     } catch (error) {
-      return err({ code: 'RAMPART_ERR_CONFIG', file: options.file, issues: [{ path: '', message: `cannot read: ${(error as Error).message}` }] });
+      return err({
+        code: 'RAMPART_ERR_CONFIG',
+        file: options.file,
+        issues: [{ path: '', message: `cannot read: ${(error as Error).message}` }],
+      });
     }
   }
   const parsed = parseConfig(text, options.file);

@@ -59,7 +59,9 @@ export const configSchema = z.strictObject({
   domains: z.array(z.string().min(1)).min(1).default(['example.test']),
   dataDir: z.string().min(1).default('./rampart-data'),
   log: z
-    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    })
     .prefault({}),
   tls: z
     .strictObject({
@@ -71,7 +73,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .refine((tls) => (tls.certFile === null) === (tls.keyFile === null), {
-      message: 'tls.certFile and tls.keyFile go together',
+      error: 'tls.certFile and tls.keyFile go together',
     }),
   admin: z
     .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(8080) })

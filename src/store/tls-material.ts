@@ -5,7 +5,15 @@
 import 'reflect-metadata';
 import { X509Certificate as NodeX509 } from 'node:crypto';
 import { webcrypto } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  unwatchFile,
+  watchFile,
+  writeFileSync,
+} from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
@@ -65,7 +73,9 @@ function serial(): string {
 }
 
 /** Creates a private CA (ECDSA P-256, 10 years). */
-export async function createCertificateAuthority(commonName = 'Rampart private CA'): Promise<CertificateAuthority> {
+export async function createCertificateAuthority(
+  commonName = 'Rampart private CA',
+): Promise<CertificateAuthority> {
   const now = Date.now();
   const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -77,7 +87,10 @@ export async function createCertificateAuthority(commonName = 'Rampart private C
     signingAlgorithm: ALGORITHM,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
     ],
   });
   return { cert: cert.toString('pem'), key: await exportKey(keys.privateKey) };
@@ -111,7 +124,11 @@ export async function issueCertificate(
           : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
       ),
       new x509.SubjectAlternativeNameExtension(
-        unique.map((name) => (isIP(name) === 0 ? { type: 'dns' as const, value: name } : { type: 'ip' as const, value: name })),
+        unique.map((name) =>
+          isIP(name) === 0
+            ? { type: 'dns' as const, value: name }
+            : { type: 'ip' as const, value: name },
+        ),
       ),
     ],
   });
@@ -128,7 +145,9 @@ function stillGood(certPem: string, names: readonly string[]): boolean {
   try {
     const cert = new NodeX509(certPem);
     if (new Date(cert.validTo).getTime() - Date.now() < RENEW_MARGIN_MS) return false;
-    return names.every((name) => (isIP(name) === 0 ? cert.checkHost(name) !== undefined : cert.checkIP(name) !== undefined));
+    return names.every((name) =>
+      isIP(name) === 0 ? cert.checkHost(name) !== undefined : cert.checkIP(name) !== undefined,
+    );
   } catch {
     return false;
   }
@@ -203,7 +222,11 @@ export async function loadTlsMaterial(options: TlsMaterialOptions): Promise<TlsM
   }
   const names = [...new Set(['localhost', '127.0.0.1', '::1', ...options.names])];
   let server: { cert: string; key: string };
-  if (existsSync(certPath) && existsSync(keyPath) && stillGood(readFileSync(certPath, 'utf8'), names)) {
+  if (
+    existsSync(certPath) &&
+    existsSync(keyPath) &&
+    stillGood(readFileSync(certPath, 'utf8'), names)
+  ) {
     server = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
   } else {
     server = await issueCertificate(ca, names);

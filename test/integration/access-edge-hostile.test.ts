@@ -91,7 +91,8 @@ function streamTransaction(socket: Socket, transport: string): Promise<string> {
 function counter(text: string, name: string, labels: string): number {
   let total = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(name + '{') && line.includes(labels)) total += Number(line.split(' ').pop());
+    if (line.startsWith(name + '{') && line.includes(labels))
+      total += Number(line.split(' ').pop());
   }
   return total;
 }
@@ -114,7 +115,15 @@ describe('access edge under hostile input', () => {
     ca = authority.cert;
     edge = await startAccessEdge({
       config: {
-        external: { host: '127.0.0.1', advertisedHost: null, udp: 0, tcp: 0, tls: 0, ws: 0, wss: null },
+        external: {
+          host: '127.0.0.1',
+          advertisedHost: null,
+          udp: 0,
+          tcp: 0,
+          tls: 0,
+          ws: 0,
+          wss: null,
+        },
         routes: [{ domain: 'example.test', nextHop: `sip:127.0.0.1:${uas.port};transport=udp` }],
         dns: { servers: [] },
         recordRoute: true,
@@ -141,7 +150,10 @@ describe('access edge under hostile input', () => {
 
   test('a legitimate MESSAGE crosses the proxy over UDP, TCP and TLS', async () => {
     assert.equal(await udpTransaction(port('udp')), 'SIP/2.0 200 OK');
-    assert.equal(await streamTransaction(netConnect(port('tcp'), '127.0.0.1'), 'TCP'), 'SIP/2.0 200 OK');
+    assert.equal(
+      await streamTransaction(netConnect(port('tcp'), '127.0.0.1'), 'TCP'),
+      'SIP/2.0 200 OK',
+    );
     const tls = tlsConnect({ port: port('tls'), host: '127.0.0.1', ca, servername: 'localhost' });
     assert.equal(await streamTransaction(tls, 'TLS'), 'SIP/2.0 200 OK');
   });
@@ -150,7 +162,8 @@ describe('access edge under hostile input', () => {
     const files = readdirSync(CORPUS).filter((f) => f.endsWith('.dat'));
     assert.ok(files.length >= 40, 'corpus present');
     const udp = createSocket('udp4');
-    for (const file of files) udp.send(readFileSync(new URL(file, CORPUS)), port('udp'), '127.0.0.1');
+    for (const file of files)
+      udp.send(readFileSync(new URL(file, CORPUS)), port('udp'), '127.0.0.1');
     for (const file of files) {
       for (const transport of ['tcp', 'tls'] as const) {
         const socket =
@@ -166,7 +179,10 @@ describe('access edge under hostile input', () => {
     udp.close();
     assert.equal(await udpTransaction(port('udp')), 'SIP/2.0 200 OK');
     const metrics = await registry.metrics();
-    assert.ok(counter(metrics, 'rampart_sip_drops_total', 'reason="parse-error"') > 0, 'parse errors counted');
+    assert.ok(
+      counter(metrics, 'rampart_sip_drops_total', 'reason="parse-error"') > 0,
+      'parse errors counted',
+    );
   });
 
   test('an oversized message closes the stream and is counted', async () => {
@@ -184,7 +200,10 @@ describe('access edge under hostile input', () => {
     liar.on('error', () => undefined);
     const closed = new Promise((resolve) => liar.on('close', resolve));
     liar.write(`MESSAGE sip:bob@example.test SIP/2.0\r\nContent-Length: 1000\r\n\r\n0123456789`);
-    assert.equal(await streamTransaction(netConnect(port('tcp'), '127.0.0.1'), 'TCP'), 'SIP/2.0 200 OK');
+    assert.equal(
+      await streamTransaction(netConnect(port('tcp'), '127.0.0.1'), 'TCP'),
+      'SIP/2.0 200 OK',
+    );
     await closed;
   });
 
@@ -204,10 +223,20 @@ describe('access edge under hostile input', () => {
     });
     assert.equal(await streamTransaction(legit, 'TLS'), 'SIP/2.0 200 OK');
     // Every half-open socket is closed: by the per-IP cap at once, or at the handshake deadline.
-    await Promise.all(sockets.map((s) => (s.destroyed ? Promise.resolve() : new Promise((resolve) => s.on('close', resolve)))));
+    await Promise.all(
+      sockets.map((s) =>
+        s.destroyed ? Promise.resolve() : new Promise((resolve) => s.on('close', resolve)),
+      ),
+    );
     const metrics = await registry.metrics();
-    assert.ok(counter(metrics, 'rampart_transport_rejections_total', 'reason="per-ip-cap"') >= 400, 'per-IP cap refusals counted');
-    assert.ok(counter(metrics, 'rampart_transport_rejections_total', 'reason="handshake-timeout"') >= 1, 'handshake timeouts counted');
+    assert.ok(
+      counter(metrics, 'rampart_transport_rejections_total', 'reason="per-ip-cap"') >= 400,
+      'per-IP cap refusals counted',
+    );
+    assert.ok(
+      counter(metrics, 'rampart_transport_rejections_total', 'reason="handshake-timeout"') >= 1,
+      'handshake timeouts counted',
+    );
     assert.ok(process.memoryUsage().rss - before < 64 * 1024 * 1024, 'memory stays bounded');
   });
 });

@@ -3,7 +3,7 @@
  * here with the test zone on its command line and killed afterwards.
  * Needs the Debian package `dnsmasq`; without it the test fails (it never skips).
  */
- 
+
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';

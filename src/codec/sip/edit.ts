@@ -10,7 +10,12 @@ import { splitHeaderList } from './parse.ts';
 export type SipEdit =
   | { readonly type: 'set-request-uri'; readonly uri: string }
   | { readonly type: 'remove-header'; readonly field: HeaderField }
-  | { readonly type: 'replace-header'; readonly field: HeaderField; readonly name: string; readonly value: string }
+  | {
+      readonly type: 'replace-header';
+      readonly field: HeaderField;
+      readonly name: string;
+      readonly value: string;
+    }
   | {
       readonly type: 'insert-header';
       readonly name: string;
@@ -31,7 +36,8 @@ interface Splice {
 }
 
 function checkText(text: string): void {
-  if (/[\r\n]/.test(text)) throw new TypeError(`line break in SIP edit text: ${JSON.stringify(text)}`);
+  if (/[\r\n]/.test(text))
+    throw new TypeError(`line break in SIP edit text: ${JSON.stringify(text)}`);
 }
 
 /**
@@ -55,7 +61,12 @@ export function applyEdits(msg: SipMessage, edits: readonly SipEdit[]): Buffer {
         // Request-Line = Method SP Request-URI SP SIP-Version CRLF; find the URI span.
         const lineStart = msg.raw.indexOf(msg.method, 0, 'latin1');
         const uriStart = lineStart + msg.method.length + 1;
-        splices.push({ start: uriStart, end: uriStart + Buffer.byteLength(msg.requestUri), text: edit.uri, order: order++ });
+        splices.push({
+          start: uriStart,
+          end: uriStart + Buffer.byteLength(msg.requestUri),
+          text: edit.uri,
+          order: order++,
+        });
         break;
       }
       case 'set-status': {
@@ -63,7 +74,12 @@ export function applyEdits(msg: SipMessage, edits: readonly SipEdit[]): Buffer {
         checkText(edit.reason);
         const lineStart = Math.max(0, msg.raw.indexOf('SIP/', 0, 'latin1'));
         const lineEnd = msg.raw.indexOf('\r\n', lineStart, 'latin1');
-        splices.push({ start: lineStart, end: lineEnd, text: `SIP/2.0 ${edit.status} ${edit.reason}`, order: order++ });
+        splices.push({
+          start: lineStart,
+          end: lineEnd,
+          text: `SIP/2.0 ${edit.status} ${edit.reason}`,
+          order: order++,
+        });
         break;
       }
       case 'remove-header':
@@ -83,13 +99,23 @@ export function applyEdits(msg: SipMessage, edits: readonly SipEdit[]): Buffer {
         checkText(edit.name);
         checkText(edit.value);
         const at = edit.before?.start ?? msg.headersStart;
-        splices.push({ start: at, end: at, text: `${edit.name}: ${edit.value}\r\n`, order: order++ });
+        splices.push({
+          start: at,
+          end: at,
+          text: `${edit.name}: ${edit.value}\r\n`,
+          order: order++,
+        });
         break;
       }
       case 'append-header':
         checkText(edit.name);
         checkText(edit.value);
-        splices.push({ start: appendAt, end: appendAt, text: `${edit.name}: ${edit.value}\r\n`, order: order++ });
+        splices.push({
+          start: appendAt,
+          end: appendAt,
+          text: `${edit.name}: ${edit.value}\r\n`,
+          order: order++,
+        });
         break;
     }
   }
@@ -99,7 +125,8 @@ export function applyEdits(msg: SipMessage, edits: readonly SipEdit[]): Buffer {
     const splice = splices[i];
     if (splice === undefined) continue;
     const previous = splices[i - 1];
-    if (previous !== undefined && splice.start < previous.end) throw new TypeError('overlapping SIP edits');
+    if (previous !== undefined && splice.start < previous.end)
+      throw new TypeError('overlapping SIP edits');
     size += Buffer.byteLength(splice.text) - (splice.end - splice.start);
   }
   const out = Buffer.allocUnsafe(size);

@@ -81,7 +81,9 @@ export interface Via {
 }
 
 /** Splits `host[:port]`, `[v6]:port`; returns undefined when malformed. */
-export function parseHostPort(text: string): { host: string; port: number | undefined } | undefined {
+export function parseHostPort(
+  text: string,
+): { host: string; port: number | undefined } | undefined {
   const t = text.trim();
   let host: string;
   let rest: string;
@@ -108,7 +110,10 @@ export function parseHostPort(text: string): { host: string; port: number | unde
 export function parseViaValue(value: string): Result<Via, HeaderParseError> {
   const semi = value.indexOf(';');
   const head = semi < 0 ? value : value.slice(0, semi);
-  const match = /^\s*([A-Za-z0-9.!%*_+`'~-]+)\s*\/\s*([0-9.]+)\s*\/\s*([A-Za-z0-9.!%*_+`'~-]+)\s+(\S+)\s*$/.exec(head);
+  const match =
+    /^\s*([A-Za-z0-9.!%*_+`'~-]+)\s*\/\s*([0-9.]+)\s*\/\s*([A-Za-z0-9.!%*_+`'~-]+)\s+(\S+)\s*$/.exec(
+      head,
+    );
   if (!match) return bad('via', 'invalid sent-protocol or sent-by');
   const hostPort = parseHostPort(match[4] ?? '');
   if (!hostPort) return bad('via', 'invalid sent-by');
@@ -214,7 +219,8 @@ export function parseNameAddr(value: string): Result<NameAddr, HeaderParseError>
   if (lt >= 0) {
     const between = text.slice(i, lt).trim();
     if (displayName === undefined && between.length > 0) displayName = between;
-    else if (displayName !== undefined && between.length > 0) return bad('address', 'text after display name');
+    else if (displayName !== undefined && between.length > 0)
+      return bad('address', 'text after display name');
     const gt = text.indexOf('>', lt);
     if (gt < 0) return bad('address', 'unterminated <URI>');
     const uri = text.slice(lt + 1, gt).trim();
@@ -227,7 +233,8 @@ export function parseNameAddr(value: string): Result<NameAddr, HeaderParseError>
   // addr-spec: URI parameters would be ambiguous, so ';' starts header parameters (§20.10).
   const semi = text.indexOf(';');
   const uri = semi < 0 ? text : text.slice(0, semi);
-  if (!/^[A-Za-z][A-Za-z0-9+.-]*:[^\s,?]+$/.test(uri) && uri !== '*') return bad('address', 'invalid URI');
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:[^\s,?]+$/.test(uri) && uri !== '*')
+    return bad('address', 'invalid URI');
   const params = semi < 0 ? new Map<string, string | null>() : parseParams(text.slice(semi));
   if (!params) return bad('address', 'invalid parameters');
   return ok({ displayName: undefined, uri, angle: false, params });

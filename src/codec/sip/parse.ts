@@ -90,7 +90,11 @@ export interface ParseOptions {
   readonly datagram?: boolean;
 }
 
-function failure(reason: string, offset: number, status: number | undefined): { ok: false; error: SipParseError } {
+function failure(
+  reason: string,
+  offset: number,
+  status: number | undefined,
+): { ok: false; error: SipParseError } {
   return err({ code: 'RAMPART_ERR_SIP_PARSE', reason, offset, status });
 }
 
@@ -111,7 +115,10 @@ const SIP_VERSION = /^SIP\/(\d+)\.(\d+)$/i;
  * Parses one SIP message. Never throws: malformed input comes back as a {@link SipParseError}
  * saying where it failed and, for a recognisable request, which status to answer with.
  */
-export function parseSipMessage(raw: Buffer, options: ParseOptions = {}): Result<SipMessage, SipParseError> {
+export function parseSipMessage(
+  raw: Buffer,
+  options: ParseOptions = {},
+): Result<SipMessage, SipParseError> {
   let start = 0;
   // RFC 3261 §7.5: implementations SHOULD ignore CRLFs preceding the start line.
   while (start < raw.length && (raw[start] === CR || raw[start] === LF)) start++;
@@ -137,7 +144,8 @@ export function parseSipMessage(raw: Buffer, options: ParseOptions = {}): Result
     const code = sp2 < 0 ? startLine.slice(sp1 + 1) : startLine.slice(sp1 + 1, sp2);
     if (!/^\d{3}$/.test(code)) return failure('invalid status code', start + sp1 + 1, undefined);
     status = Number(code);
-    if (status < 100 || status > 699) return failure('status code out of range', start + sp1 + 1, undefined);
+    if (status < 100 || status > 699)
+      return failure('status code out of range', start + sp1 + 1, undefined);
     reason = sp2 < 0 ? '' : startLine.slice(sp2 + 1);
     if (!SIP_VERSION.test(version)) return failure('invalid SIP-Version', start, undefined);
   } else {
@@ -154,7 +162,8 @@ export function parseSipMessage(raw: Buffer, options: ParseOptions = {}): Result
     const match = SIP_VERSION.exec(version);
     if (!match) return failure('invalid SIP-Version', firstEnd - version.length, 400);
     // RFC 3261 §8.2.2 / RFC 4475 §3.3.15: another version → 505 Version Not Supported.
-    if (match[1] !== '2' || match[2] !== '0') return failure('unsupported SIP-Version', firstEnd - version.length, 505);
+    if (match[1] !== '2' || match[2] !== '0')
+      return failure('unsupported SIP-Version', firstEnd - version.length, 505);
   }
   const requestStatus = kind === 'request' ? 400 : undefined;
 
@@ -191,7 +200,8 @@ export function parseSipMessage(raw: Buffer, options: ParseOptions = {}): Result
     pos = fieldEnd;
   }
   if (bodyStart < 0) {
-    if (options.datagram !== true) return failure('no empty line after headers', raw.length, requestStatus);
+    if (options.datagram !== true)
+      return failure('no empty line after headers', raw.length, requestStatus);
     bodyStart = raw.length;
   }
 
@@ -199,7 +209,8 @@ export function parseSipMessage(raw: Buffer, options: ParseOptions = {}): Result
   let contentLength: number | undefined;
   for (const field of headers) {
     if (field.name !== 'content-length') continue;
-    if (!/^\d{1,10}$/.test(field.value)) return failure('invalid Content-Length', field.start, requestStatus);
+    if (!/^\d{1,10}$/.test(field.value))
+      return failure('invalid Content-Length', field.start, requestStatus);
     const value = Number(field.value);
     if (contentLength !== undefined && contentLength !== value) {
       return failure('conflicting Content-Length', field.start, requestStatus);

@@ -60,10 +60,15 @@ export function reasonPhrase(status: number): string {
 }
 
 function assertNoLineBreak(text: string): void {
-  if (/[\r\n]/.test(text)) throw new TypeError(`line break in SIP header text: ${JSON.stringify(text)}`);
+  if (/[\r\n]/.test(text))
+    throw new TypeError(`line break in SIP header text: ${JSON.stringify(text)}`);
 }
 
-function serialize(startLine: string, headers: readonly HeaderLine[], body: Buffer | undefined): Buffer {
+function serialize(
+  startLine: string,
+  headers: readonly HeaderLine[],
+  body: Buffer | undefined,
+): Buffer {
   assertNoLineBreak(startLine);
   let head = `${startLine}\r\n`;
   for (const [name, value] of headers) {
@@ -88,7 +93,11 @@ export function serializeRequest(request: {
   readonly headers: readonly HeaderLine[];
   readonly body?: Buffer;
 }): Buffer {
-  return serialize(`${request.method} ${request.requestUri} SIP/2.0`, request.headers, request.body);
+  return serialize(
+    `${request.method} ${request.requestUri} SIP/2.0`,
+    request.headers,
+    request.body,
+  );
 }
 
 /** Serialises a response we originate; Content-Length is always written. */
@@ -119,7 +128,11 @@ export interface BuildResponseOptions {
  * tag added for non-100 responses when absent), Call-ID and CSeq are copied; a 100 copies
  * Timestamp (§8.2.6.1).
  */
-export function buildResponse(request: SipRequest, status: number, options: BuildResponseOptions = {}): Buffer {
+export function buildResponse(
+  request: SipRequest,
+  status: number,
+  options: BuildResponseOptions = {},
+): Buffer {
   const headers: HeaderLine[] = [];
   for (const field of headerFields(request, 'via')) headers.push(['Via', field.value]);
   const from = header(request, 'from');

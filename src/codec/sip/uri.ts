@@ -119,7 +119,8 @@ export function formatHost(host: string): string {
 /** Serialises a SIP URI. */
 export function formatSipUri(uri: SipUri): string {
   let out = `${uri.scheme}:`;
-  if (uri.user !== undefined) out += uri.password === undefined ? `${uri.user}@` : `${uri.user}:${uri.password}@`;
+  if (uri.user !== undefined)
+    out += uri.password === undefined ? `${uri.user}@` : `${uri.user}:${uri.password}@`;
   out += formatHost(uri.host);
   if (uri.port !== undefined) out += `:${uri.port}`;
   for (const [name, value] of uri.params) out += value === null ? `;${name}` : `;${name}=${value}`;

@@ -7,7 +7,15 @@ import { createHash } from 'node:crypto';
 import { BRANCH_MAGIC_COOKIE, randomToken } from '../../lib/ids.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
 import type { SipEdit } from '../../codec/sip/edit.ts';
-import { cseqOf, fromTag, parseMaxForwards, parseNameAddr, parseVias, toTag, type Via } from '../../codec/sip/headers.ts';
+import {
+  cseqOf,
+  fromTag,
+  parseMaxForwards,
+  parseNameAddr,
+  parseVias,
+  toTag,
+  type Via,
+} from '../../codec/sip/headers.ts';
 import type { HeaderField, SipRequest } from '../../codec/sip/message.ts';
 import { header, headerFields, splitHeaderList } from '../../codec/sip/parse.ts';
 import { formatHost, isSipUri, parseSipUri, parseUri, type SipUri } from '../../codec/sip/uri.ts';
@@ -50,20 +58,26 @@ const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
  * RFC 3261 §16.3 request validation. Checks: reasonable syntax (the mandatory headers
  * parse), URI scheme, Max-Forwards, loop detection and Proxy-Require.
  */
-export function validateProxyRequest(request: SipRequest, identity: ProxyIdentity): Result<Via[], ProxyRejection> {
+export function validateProxyRequest(
+  request: SipRequest,
+  identity: ProxyIdentity,
+): Result<Via[], ProxyRejection> {
   // §16.3 item 1: reasonable syntax.
   for (const name of MANDATORY_HEADERS) {
-    if (header(request, name) === undefined) return err({ status: 400, reason: `Missing ${name} header` });
+    if (header(request, name) === undefined)
+      return err({ status: 400, reason: `Missing ${name} header` });
   }
   const vias = parseVias(request);
   if (!vias.ok) return err({ status: 400, reason: 'Bad Via' });
   const cseq = cseqOf(request);
   if (!cseq.ok) return err({ status: 400, reason: 'Bad CSeq' });
   // RFC 3261 §8.1.1.5 / RFC 4475 §3.3.9 mismatch01: the CSeq method MUST match the request method.
-  if (cseq.value.method !== request.method) return err({ status: 400, reason: 'CSeq method does not match' });
+  if (cseq.value.method !== request.method)
+    return err({ status: 400, reason: 'CSeq method does not match' });
   for (const name of ['from', 'to'] as const) {
     const value = header(request, name);
-    if (value === undefined || !parseNameAddr(value).ok) return err({ status: 400, reason: `Bad ${name} header` });
+    if (value === undefined || !parseNameAddr(value).ok)
+      return err({ status: 400, reason: `Bad ${name} header` });
   }
   // §16.3 item 2: URI scheme. "If the Request-URI has a URI whose scheme is not understood by
   // the proxy, the proxy SHOULD reject the request with a 416 (Unsupported URI Scheme)".
@@ -98,7 +112,11 @@ export function validateProxyRequest(request: SipRequest, identity: ProxyIdentit
     }
   }
   if (unsupported.length > 0) {
-    return err({ status: 420, reason: 'Bad Extension', headers: [['Unsupported', unsupported.join(', ')]] });
+    return err({
+      status: 420,
+      reason: 'Bad Extension',
+      headers: [['Unsupported', unsupported.join(', ')]],
+    });
   }
   return ok(vias.value);
 }
@@ -139,7 +157,11 @@ export function newProxyBranch(request: SipRequest): string {
  * the incoming top branch so a retransmission gets the same value.
  */
 export function statelessBranch(incomingTopBranch: string): string {
-  const digest = createHash('sha1').update(incomingTopBranch).digest('base64url').slice(0, 20).replace(/[-_]/g, 'x');
+  const digest = createHash('sha1')
+    .update(incomingTopBranch)
+    .digest('base64url')
+    .slice(0, 20)
+    .replace(/[-_]/g, 'x');
   return `${BRANCH_MAGIC_COOKIE}sl.${digest}`;
 }
 
@@ -166,14 +188,23 @@ function routeValues(request: SipRequest): RouteValue[] | undefined {
       const nameAddr = parseNameAddr(value);
       if (!nameAddr.ok) return undefined;
       const parsed = parseSipUri(nameAddr.value.uri);
-      out.push({ field, value, uri: nameAddr.value.uri, parsed: parsed.ok ? parsed.value : undefined });
+      out.push({
+        field,
+        value,
+        uri: nameAddr.value.uri,
+        parsed: parsed.ok ? parsed.value : undefined,
+      });
     }
   }
   return out;
 }
 
 /** Rewrites Route lines so that exactly `keep` values remain, reusing the original lines when unchanged. */
-function rewriteRoutes(request: SipRequest, all: readonly RouteValue[], keep: readonly string[]): SipEdit[] {
+function rewriteRoutes(
+  request: SipRequest,
+  all: readonly RouteValue[],
+  keep: readonly string[],
+): SipEdit[] {
   const fields = headerFields(request, 'route');
   if (fields.length === 0) return [];
   if (keep.length === all.length && keep.every((v, i) => v === all[i]?.value)) return [];
@@ -190,7 +221,10 @@ function rewriteRoutes(request: SipRequest, all: readonly RouteValue[], keep: re
  * Record-Route URI into the Request-URI → restore the original from the last Route; a top
  * Route naming us is removed.
  */
-export function preprocessRoute(request: SipRequest, identity: ProxyIdentity): Result<RoutedRequest, ProxyRejection> {
+export function preprocessRoute(
+  request: SipRequest,
+  identity: ProxyIdentity,
+): Result<RoutedRequest, ProxyRejection> {
   const routes = routeValues(request);
   if (routes === undefined) return err({ status: 400, reason: 'Bad Route' });
   let requestUri = request.requestUri;
@@ -209,7 +243,8 @@ export function preprocessRoute(request: SipRequest, identity: ProxyIdentity): R
   }
   // §16.4: "If the first value in the Route header field indicates this proxy, the proxy MUST
   // remove that value from the request."
-  while (remaining[0]?.parsed !== undefined && identity.isLocalUri(remaining[0].parsed)) remaining = remaining.slice(1);
+  while (remaining[0]?.parsed !== undefined && identity.isLocalUri(remaining[0].parsed))
+    remaining = remaining.slice(1);
   const keep = remaining.map((r) => r.value);
   edits.push(...rewriteRoutes(request, routes, keep));
   return ok({ edits, requestUri, routes: keep });
@@ -274,18 +309,27 @@ export function planForward(
   options: ForwardOptions,
 ): Result<ForwardPlan, ProxyRejection> {
   const edits: SipEdit[] = [...routed.edits];
-  let requestUri = options.targetUri ?? routed.requestUri;
+  const requestUri = options.targetUri ?? routed.requestUri;
   if (options.targetUri !== undefined && options.targetUri !== routed.requestUri) {
     edits.push({ type: 'set-request-uri', uri: options.targetUri });
   }
   // §16.6 item 3: Max-Forwards decremented by one, or added with 70.
   const mfField = request.headers.find((f) => f.name === 'max-forwards');
   if (mfField === undefined) {
-    edits.push({ type: 'append-header', name: 'Max-Forwards', value: String(DEFAULT_MAX_FORWARDS) });
+    edits.push({
+      type: 'append-header',
+      name: 'Max-Forwards',
+      value: String(DEFAULT_MAX_FORWARDS),
+    });
   } else {
     const current = parseMaxForwards(mfField.value);
     if (!current.ok) return err({ status: 400, reason: 'Bad Max-Forwards' });
-    edits.push({ type: 'replace-header', field: mfField, name: 'Max-Forwards', value: String(current.value - 1) });
+    edits.push({
+      type: 'replace-header',
+      field: mfField,
+      name: 'Max-Forwards',
+      value: String(current.value - 1),
+    });
   }
   // §16.6 item 4: Record-Route. When the request changes interface or transport, record
   // both: the top value faces the callee (outbound), the next one faces the caller (inbound).
@@ -293,7 +337,8 @@ export function planForward(
     const inbound = recordRouteValue(options.inbound);
     const outbound = recordRouteValue(options.outbound);
     edits.push({ type: 'insert-header', name: 'Record-Route', value: outbound });
-    if (outbound !== inbound) edits.push({ type: 'insert-header', name: 'Record-Route', value: inbound });
+    if (outbound !== inbound)
+      edits.push({ type: 'insert-header', name: 'Record-Route', value: inbound });
   }
   // §16.6 item 6/7: the next hop is the first Route, or the Request-URI. A first Route
   // without `lr` is a strict router: it becomes the Request-URI and the Request-URI goes to
@@ -310,7 +355,6 @@ export function planForward(
       const rest = [...routed.routes.slice(1), `<${requestUri}>`];
       edits.push(...strictRouteEdits(request, edits, rest));
       edits.push({ type: 'set-request-uri', uri: nameAddr.value.uri });
-      requestUri = nameAddr.value.uri;
     }
   }
   // §16.6 item 8: our Via on top.
@@ -327,19 +371,29 @@ export function planForward(
 }
 
 /** Route edits for strict routing: replace whatever the Route lines became with `routes`. */
-function strictRouteEdits(request: SipRequest, previous: SipEdit[], routes: readonly string[]): SipEdit[] {
+function strictRouteEdits(
+  request: SipRequest,
+  previous: SipEdit[],
+  routes: readonly string[],
+): SipEdit[] {
   const fields = headerFields(request, 'route');
   // Drop earlier Route edits; rewrite from scratch.
   for (let i = previous.length - 1; i >= 0; i--) {
     const edit = previous[i];
-    if (edit !== undefined && (edit.type === 'remove-header' || edit.type === 'replace-header') && edit.field.name === 'route') {
+    if (
+      edit !== undefined &&
+      (edit.type === 'remove-header' || edit.type === 'replace-header') &&
+      edit.field.name === 'route'
+    ) {
       previous.splice(i, 1);
     }
   }
   const edits: SipEdit[] = fields.slice(1).map((field) => ({ type: 'remove-header', field }));
   const first = fields[0];
-  if (first === undefined) edits.push({ type: 'append-header', name: 'Route', value: routes.join(', ') });
-  else edits.push({ type: 'replace-header', field: first, name: 'Route', value: routes.join(', ') });
+  if (first === undefined)
+    edits.push({ type: 'append-header', name: 'Route', value: routes.join(', ') });
+  else
+    edits.push({ type: 'replace-header', field: first, name: 'Route', value: routes.join(', ') });
   return edits;
 }
 

@@ -34,7 +34,11 @@ export type ResponseContextAction =
   /** Send a locally generated final response upstream (no branch answered). */
   | { readonly type: 'send-response'; readonly status: number; readonly reason: string }
   /** Cancel this branch (§9.1: the driver sends CANCEL through a new client transaction). */
-  | { readonly type: 'cancel-branch'; readonly branchId: string; readonly reason: 'cancelled' | 'timer-c' | 'final-elsewhere' }
+  | {
+      readonly type: 'cancel-branch';
+      readonly branchId: string;
+      readonly reason: 'cancelled' | 'timer-c' | 'final-elsewhere';
+    }
   /** The final response has gone upstream and every branch is final. */
   | { readonly type: 'finished' };
 
@@ -85,7 +89,8 @@ export class ResponseContext {
   get nextTimeoutAt(): number | undefined {
     let next: number | undefined;
     for (const branch of this.branches.values()) {
-      if (branch.timerCAt !== undefined && (next === undefined || branch.timerCAt < next)) next = branch.timerCAt;
+      if (branch.timerCAt !== undefined && (next === undefined || branch.timerCAt < next))
+        next = branch.timerCAt;
     }
     return next;
   }
@@ -121,7 +126,8 @@ export class ResponseContext {
       case 'cancel':
         // §16.10: "the proxy MUST cancel any pending client transactions associated with a
         // response context when it receives a matching CANCEL request."
-        for (const [branchId, branch] of this.branches) this.requestCancel(branchId, branch, 'cancelled', actions);
+        for (const [branchId, branch] of this.branches)
+          this.requestCancel(branchId, branch, 'cancelled', actions);
         break;
       case 'timer':
         for (const [branchId, branch] of this.branches) {
@@ -129,8 +135,10 @@ export class ResponseContext {
           branch.timerCAt = undefined;
           // §16.8: Timer C fired. With a provisional response, the branch is CANCELled;
           // without, it behaves as if the client transaction got a 408.
-          if (branch.state === 'proceeding') this.requestCancel(branchId, branch, 'timer-c', actions);
-          else if (branch.state === 'calling') this.onResponse(branchId, 408, undefined, now, actions);
+          if (branch.state === 'proceeding')
+            this.requestCancel(branchId, branch, 'timer-c', actions);
+          else if (branch.state === 'calling')
+            this.onResponse(branchId, 408, undefined, now, actions);
         }
         break;
     }
@@ -163,7 +171,13 @@ export class ResponseContext {
     if (branch === undefined || branch.state === 'completed') {
       // A 2xx retransmission for an INVITE branch that already completed still goes up
       // (§16.7 step 5: 2xx responses are forwarded regardless).
-      if (branch !== undefined && response !== undefined && this.isInvite && status >= 200 && status < 300) {
+      if (
+        branch !== undefined &&
+        response !== undefined &&
+        this.isInvite &&
+        status >= 200 &&
+        status < 300
+      ) {
         actions.push({ type: 'forward-response', response, extraHeaders: [] });
       }
       return;
@@ -186,7 +200,8 @@ export class ResponseContext {
     branch.timerCAt = undefined;
     if (status >= 200 && status < 300) {
       // §16.7 step 5: any 2xx is forwarded immediately (every 2xx for INVITE).
-      if (response !== undefined) actions.push({ type: 'forward-response', response, extraHeaders: [] });
+      if (response !== undefined)
+        actions.push({ type: 'forward-response', response, extraHeaders: [] });
       if (this.stateValue === 'collecting') this.transition('final-sent');
       // §16.7 step 10: after a 2xx to an INVITE, cancel all other pending branches.
       for (const [otherId, other] of this.branches) {
@@ -209,11 +224,15 @@ export class ResponseContext {
       // §16.7 step 7: collect every WWW-Authenticate and Proxy-Authenticate of the branches.
       for (const name of ['www-authenticate', 'proxy-authenticate'] as const) {
         for (const field of headerFields(response, name)) {
-          this.challenges.push([name === 'www-authenticate' ? 'WWW-Authenticate' : 'Proxy-Authenticate', field.value]);
+          this.challenges.push([
+            name === 'www-authenticate' ? 'WWW-Authenticate' : 'Proxy-Authenticate',
+            field.value,
+          ]);
         }
       }
     }
-    if (this.best === undefined || rank(status) < rank(this.best.status)) this.best = { status, response };
+    if (this.best === undefined || rank(status) < rank(this.best.status))
+      this.best = { status, response };
   }
 
   private maybeFinish(actions: ResponseContextAction[]): void {
@@ -221,9 +240,17 @@ export class ResponseContext {
     if (this.stateValue === 'collecting') {
       const best = this.best ?? { status: 408, response: undefined };
       if (best.response === undefined) {
-        actions.push({ type: 'send-response', status: best.status === 503 ? 500 : best.status, reason: best.status === 408 ? 'Request Timeout' : 'Server Internal Error' });
+        actions.push({
+          type: 'send-response',
+          status: best.status === 503 ? 500 : best.status,
+          reason: best.status === 408 ? 'Request Timeout' : 'Server Internal Error',
+        });
       } else {
-        const own = new Set(headerFields(best.response, 'www-authenticate').concat(headerFields(best.response, 'proxy-authenticate')).map((f) => f.value));
+        const own = new Set(
+          headerFields(best.response, 'www-authenticate')
+            .concat(headerFields(best.response, 'proxy-authenticate'))
+            .map((f) => f.value),
+        );
         const extraHeaders = this.challenges.filter(([, value]) => !own.has(value));
         actions.push({
           type: 'forward-response',

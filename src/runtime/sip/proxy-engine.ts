@@ -11,7 +11,12 @@ import { applyEdits, removeFirstValue, type SipEdit } from '../../codec/sip/edit
 import { topVia } from '../../codec/sip/headers.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../../codec/sip/message.ts';
 import { parseSipMessage } from '../../codec/sip/parse.ts';
-import { buildAckForNon2xx, buildCancel, buildResponse, type HeaderLine } from '../../codec/sip/serialize.ts';
+import {
+  buildAckForNon2xx,
+  buildCancel,
+  buildResponse,
+  type HeaderLine,
+} from '../../codec/sip/serialize.ts';
 import { parseSipUri, type SipUri } from '../../codec/sip/uri.ts';
 import { matchStaticRoute } from '../../proto/locate/static-route.ts';
 import type { LocatedTarget, SipTransport as LocateTransport } from '../../proto/locate/types.ts';
@@ -26,7 +31,10 @@ import {
   type ProxyInterface,
   type RoutedRequest,
 } from '../../proto/sip-proxy/forward.ts';
-import { ResponseContext, type ResponseContextAction } from '../../proto/sip-proxy/response-context.ts';
+import {
+  ResponseContext,
+  type ResponseContextAction,
+} from '../../proto/sip-proxy/response-context.ts';
 import {
   cancelTargetKey,
   clientTransactionKey,
@@ -137,11 +145,16 @@ export class SipProxyEngine {
   constructor(options: SipProxyEngineOptions) {
     this.options = options;
     this.clock = options.clock ?? systemClock;
-    const hosts = new Set<string>([...options.listeners.map((l) => l.host.toLowerCase()), ...(options.localNames ?? []).map((n) => n.toLowerCase())]);
+    const hosts = new Set<string>([
+      ...options.listeners.map((l) => l.host.toLowerCase()),
+      ...(options.localNames ?? []).map((n) => n.toLowerCase()),
+    ]);
     const ports = new Set<number>(options.listeners.map((l) => l.port));
     this.identity = {
       isLocalUri: (uri: SipUri) =>
-        uri.user === undefined && hosts.has(uri.host) && ports.has(uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060)),
+        uri.user === undefined &&
+        hosts.has(uri.host) &&
+        ports.has(uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060)),
       isLocalSentBy: (host, port) => hosts.has(host.toLowerCase()) && ports.has(port ?? 5060),
       supportedExtensions: [],
     };
@@ -162,7 +175,11 @@ export class SipProxyEngine {
 
   /** Live transaction counts, for status pages. */
   stats(): { serverTransactions: number; clientTransactions: number; contexts: number } {
-    return { serverTransactions: this.servers.size, clientTransactions: this.clients.size, contexts: this.contexts.size };
+    return {
+      serverTransactions: this.servers.size,
+      clientTransactions: this.clients.size,
+      contexts: this.contexts.size,
+    };
   }
 
   /** Stops taking new requests (answered 503) while transactions in flight complete. */
@@ -189,7 +206,11 @@ export class SipProxyEngine {
   private onMessage(data: Buffer, flow: Flow): void {
     const parsed = parseSipMessage(data, { datagram: flow.transport === 'udp' });
     if (!parsed.ok) {
-      this.drop('parse-error', { flow: flow.id, reason: parsed.error.reason, offset: parsed.error.offset });
+      this.drop('parse-error', {
+        flow: flow.id,
+        reason: parsed.error.reason,
+        offset: parsed.error.offset,
+      });
       return;
     }
     const msg = parsed.value;
@@ -240,7 +261,11 @@ export class SipProxyEngine {
     if (server.state === 'terminated') this.serverFlows.delete(key);
   }
 
-  private onServerAction(key: string, server: ServerTransaction, action: ServerTransactionAction): void {
+  private onServerAction(
+    key: string,
+    server: ServerTransaction,
+    action: ServerTransactionAction,
+  ): void {
     switch (action.type) {
       case 'send': {
         const flow = this.serverFlows.get(key);
@@ -268,14 +293,24 @@ export class SipProxyEngine {
     }
   }
 
-  private runServerLater(key: string, server: ServerTransaction, event: Parameters<ServerTransaction['handle']>[0]): void {
+  private runServerLater(
+    key: string,
+    server: ServerTransaction,
+    event: Parameters<ServerTransaction['handle']>[0],
+  ): void {
     queueMicrotask(() => {
       if (server.state !== 'terminated') this.runServer(key, server, event);
       this.schedule();
     });
   }
 
-  private respond(key: string, server: ServerTransaction, status: number, reason?: string, headers?: readonly HeaderLine[]): void {
+  private respond(
+    key: string,
+    server: ServerTransaction,
+    status: number,
+    reason?: string,
+    headers?: readonly HeaderLine[],
+  ): void {
     const data = buildResponse(server.request, status, {
       ...(reason === undefined ? {} : { reason }),
       ...(headers === undefined ? {} : { headers }),
@@ -298,7 +333,11 @@ export class SipProxyEngine {
     }
     const valid = validateProxyRequest(request, this.identity);
     if (!valid.ok) {
-      this.drop('rejected-request', { status: valid.error.status, reason: valid.error.reason, flow: flow.id });
+      this.drop('rejected-request', {
+        status: valid.error.status,
+        reason: valid.error.reason,
+        flow: flow.id,
+      });
       this.respond(key, server, valid.error.status, valid.error.reason, valid.error.headers);
       return;
     }
@@ -353,7 +392,10 @@ export class SipProxyEngine {
     if (family !== 0 && uri.port !== undefined) {
       // Numeric host and port: no DNS (RFC 3263 §4.1, §4.2).
       const t = (transport ?? (uri.scheme === 'sips' ? 'tls' : 'udp')).toLowerCase();
-      const chosen: LocateTransport = uri.scheme === 'sips' && t === 'tcp' ? 'tls' : (ALL_TRANSPORTS.find((x) => x === t) ?? 'udp');
+      const chosen: LocateTransport =
+        uri.scheme === 'sips' && t === 'tcp'
+          ? 'tls'
+          : (ALL_TRANSPORTS.find((x) => x === t) ?? 'udp');
       return { transport: chosen, address: uri.host, port: uri.port, family: family === 6 ? 6 : 4 };
     }
     const resolver = this.options.resolver;
@@ -399,15 +441,27 @@ export class SipProxyEngine {
     return this.options.transport.send(flowId, data);
   }
 
-  private async resolveHop(routed: RoutedRequest): Promise<{ target: LocatedTarget; outbound: ProxyListener; flowId: string | undefined } | { status: number; reason: string; drop: ProxyDropReason }> {
+  private async resolveHop(
+    routed: RoutedRequest,
+  ): Promise<
+    | { target: LocatedTarget; outbound: ProxyListener; flowId: string | undefined }
+    | { status: number; reason: string; drop: ProxyDropReason }
+  > {
     const planned = nextHopOf(routed);
-    if (!planned.ok) return { status: planned.error.status, reason: planned.error.reason, drop: 'rejected-request' };
+    if (!planned.ok)
+      return {
+        status: planned.error.status,
+        reason: planned.error.reason,
+        drop: 'rejected-request',
+      };
     const hop = this.nextHopFor(routed, planned.value);
     if (hop === undefined) return { status: 404, reason: 'Not Found', drop: 'no-route' };
     const target = await this.locate(hop);
-    if (target === undefined) return { status: 503, reason: 'Service Unavailable', drop: 'dns-failure' };
+    if (target === undefined)
+      return { status: 503, reason: 'Service Unavailable', drop: 'dns-failure' };
     const outbound = this.listenerFor(target.transport);
-    if (outbound === undefined) return { status: 503, reason: 'Service Unavailable', drop: 'no-route' };
+    if (outbound === undefined)
+      return { status: 503, reason: 'Service Unavailable', drop: 'no-route' };
     try {
       const flowId = await this.flowFor(target);
       return { target, outbound, flowId };
@@ -417,19 +471,35 @@ export class SipProxyEngine {
     }
   }
 
-  private async forwardStateful(context: Context, request: SipRequest, routed: RoutedRequest, flow: Flow): Promise<void> {
+  private async forwardStateful(
+    context: Context,
+    request: SipRequest,
+    routed: RoutedRequest,
+    flow: Flow,
+  ): Promise<void> {
     const hop = await this.resolveHop(routed);
     if (context.server.state === 'terminated' || context.finished) return;
     if ('status' in hop) {
-      this.drop(hop.drop, { status: hop.status, callId: request.headers.find((h) => h.name === 'call-id')?.value });
+      this.drop(hop.drop, {
+        status: hop.status,
+        callId: request.headers.find((h) => h.name === 'call-id')?.value,
+      });
       this.contexts.delete(context.serverKey);
       this.respond(context.serverKey, context.server, hop.status, hop.reason);
       this.schedule();
       return;
     }
-    const inbound = this.options.listeners.find((l) => l.listenerId === flow.listenerId) ?? this.listenerFor(flow.transport) ?? hop.outbound;
+    const inbound =
+      this.options.listeners.find((l) => l.listenerId === flow.listenerId) ??
+      this.listenerFor(flow.transport) ??
+      hop.outbound;
     const branchValue = newProxyBranch(request);
-    const plan = planForward(request, routed, { inbound, outbound: hop.outbound, branch: branchValue, recordRoute: this.options.recordRoute });
+    const plan = planForward(request, routed, {
+      inbound,
+      outbound: hop.outbound,
+      branch: branchValue,
+      recordRoute: this.options.recordRoute,
+    });
     if (!plan.ok) {
       this.contexts.delete(context.serverKey);
       this.respond(context.serverKey, context.server, plan.error.status, plan.error.reason);
@@ -438,7 +508,8 @@ export class SipProxyEngine {
     }
     const data = applyEdits(request, plan.value.edits);
     const reparsed = parseSipMessage(data);
-    if (!reparsed.ok || reparsed.value.kind !== 'request') throw new Error('proxy produced an unparsable request');
+    if (!reparsed.ok || reparsed.value.kind !== 'request')
+      throw new Error('proxy produced an unparsable request');
     const outgoing = reparsed.value;
     const key = clientTransactionKeyForRequest(outgoing);
     if (!key.ok) throw new Error('proxy produced a request without a branch');
@@ -446,13 +517,28 @@ export class SipProxyEngine {
     const timers = this.options.timers ?? {};
     const client: ClientTransaction =
       outgoing.method === 'INVITE'
-        ? new InviteClientTransaction({ request: outgoing, data, reliable, timers, buildAck: buildAckForNon2xx })
+        ? new InviteClientTransaction({
+            request: outgoing,
+            data,
+            reliable,
+            timers,
+            buildAck: buildAckForNon2xx,
+          })
         : new NonInviteClientTransaction({ request: outgoing, data, reliable, timers });
-    const branch: Branch = { id: key.value, context, request: outgoing, target: hop.target, flowId: hop.flowId };
+    const branch: Branch = {
+      id: key.value,
+      context,
+      request: outgoing,
+      target: hop.target,
+      flowId: hop.flowId,
+    };
     context.branches.set(branch.id, branch);
     this.branchesByKey.set(key.value, branch);
     this.clients.set(key.value, client);
-    this.runContext(context, context.responses.handle({ type: 'branch-created', branchId: branch.id }, this.clock.now()));
+    this.runContext(
+      context,
+      context.responses.handle({ type: 'branch-created', branchId: branch.id }, this.clock.now()),
+    );
     this.runClient(key.value, client, { type: 'start' });
     this.schedule();
   }
@@ -467,7 +553,8 @@ export class SipProxyEngine {
       return;
     }
     const via = topVia(request);
-    const inbound = this.options.listeners.find((l) => l.listenerId === flow.listenerId) ?? hop.outbound;
+    const inbound =
+      this.options.listeners.find((l) => l.listenerId === flow.listenerId) ?? hop.outbound;
     const plan = planForward(request, routed.value, {
       inbound,
       outbound: hop.outbound,
@@ -475,7 +562,8 @@ export class SipProxyEngine {
       recordRoute: false,
     });
     if (!plan.ok) return;
-    if (!this.sendTo(hop.target, hop.flowId, applyEdits(request, plan.value.edits))) this.drop('send-failure', { method: request.method });
+    if (!this.sendTo(hop.target, hop.flowId, applyEdits(request, plan.value.edits)))
+      this.drop('send-failure', { method: request.method });
     else this.options.observer?.message('out', request.method);
   }
 
@@ -493,7 +581,11 @@ export class SipProxyEngine {
     this.runClient(key.value, client, { type: 'response', response });
   }
 
-  private runClient(key: string, client: ClientTransaction, event: Parameters<ClientTransaction['handle']>[0]): void {
+  private runClient(
+    key: string,
+    client: ClientTransaction,
+    event: Parameters<ClientTransaction['handle']>[0],
+  ): void {
     const actions = client.handle(event, this.clock.now());
     this.clients.touch(key);
     for (const action of actions) this.onClientAction(key, action);
@@ -511,7 +603,8 @@ export class SipProxyEngine {
           const client = this.clients.get(key);
           if (client !== undefined) {
             queueMicrotask(() => {
-              if (client.state !== 'terminated') this.runClient(key, client, { type: 'transport-error' });
+              if (client.state !== 'terminated')
+                this.runClient(key, client, { type: 'transport-error' });
               this.schedule();
             });
           }
@@ -520,17 +613,35 @@ export class SipProxyEngine {
       }
       case 'deliver-response':
         if (branch !== undefined && branch.request.method !== 'CANCEL') {
-          this.runContext(branch.context, branch.context.responses.handle({ type: 'response', branchId: branch.id, response: action.response }, this.clock.now()));
+          this.runContext(
+            branch.context,
+            branch.context.responses.handle(
+              { type: 'response', branchId: branch.id, response: action.response },
+              this.clock.now(),
+            ),
+          );
         }
         break;
       case 'timeout':
         if (branch !== undefined && branch.request.method !== 'CANCEL') {
-          this.runContext(branch.context, branch.context.responses.handle({ type: 'branch-timeout', branchId: branch.id }, this.clock.now()));
+          this.runContext(
+            branch.context,
+            branch.context.responses.handle(
+              { type: 'branch-timeout', branchId: branch.id },
+              this.clock.now(),
+            ),
+          );
         }
         break;
       case 'transport-error':
         if (branch !== undefined && branch.request.method !== 'CANCEL') {
-          this.runContext(branch.context, branch.context.responses.handle({ type: 'branch-transport-error', branchId: branch.id }, this.clock.now()));
+          this.runContext(
+            branch.context,
+            branch.context.responses.handle(
+              { type: 'branch-transport-error', branchId: branch.id },
+              this.clock.now(),
+            ),
+          );
         }
         break;
       case 'terminated':
@@ -543,10 +654,20 @@ export class SipProxyEngine {
       switch (action.type) {
         case 'forward-response': {
           const edits: SipEdit[] = removeFirstValue(action.response, 'via', 'Via');
-          if (action.status !== undefined) edits.push({ type: 'set-status', status: action.status, reason: 'Server Internal Error' });
-          for (const [name, value] of action.extraHeaders) edits.push({ type: 'append-header', name, value });
+          if (action.status !== undefined)
+            edits.push({
+              type: 'set-status',
+              status: action.status,
+              reason: 'Server Internal Error',
+            });
+          for (const [name, value] of action.extraHeaders)
+            edits.push({ type: 'append-header', name, value });
           const data = applyEdits(action.response, edits);
-          this.runServer(context.serverKey, context.server, { type: 'send-response', data, status: action.status ?? action.response.status });
+          this.runServer(context.serverKey, context.server, {
+            type: 'send-response',
+            data,
+            status: action.status ?? action.response.status,
+          });
           break;
         }
         case 'send-response':
@@ -590,34 +711,46 @@ export class SipProxyEngine {
     const now = this.clock.now();
     for (const context of [...this.contexts.values()]) {
       const at = context.responses.nextTimeoutAt;
-      if (at !== undefined && at <= now) this.runContext(context, context.responses.handle({ type: 'timer' }, now));
+      if (at !== undefined && at <= now)
+        this.runContext(context, context.responses.handle({ type: 'timer' }, now));
     }
     this.schedule();
   }
 
   private schedule(): void {
     if (this.closedValue) return;
-    const next = Math.min(this.servers.nextTimeoutAt ?? Infinity, this.clients.nextTimeoutAt ?? Infinity);
+    const next = Math.min(
+      this.servers.nextTimeoutAt ?? Infinity,
+      this.clients.nextTimeoutAt ?? Infinity,
+    );
     if (next === Infinity || next >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = next;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.onTimer();
-    }, Math.max(0, next - this.clock.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.onTimer();
+      },
+      Math.max(0, next - this.clock.now()),
+    );
   }
 
   private onTimer(): void {
     const now = this.clock.now();
-    for (const [key, server] of this.servers.takeDue(now)) this.runServer(key, server, { type: 'timer' });
-    for (const [key, client] of this.clients.takeDue(now)) this.runClient(key, client, { type: 'timer' });
+    for (const [key, server] of this.servers.takeDue(now))
+      this.runServer(key, server, { type: 'timer' });
+    for (const [key, client] of this.clients.takeDue(now))
+      this.runClient(key, client, { type: 'timer' });
     this.schedule();
   }
 
   private drop(reason: ProxyDropReason, fields: Record<string, unknown>): void {
     this.options.observer?.dropped(reason);
-    this.options.logger.info({ event: 'sip-drop', reason, ...fields }, 'sip message dropped or refused');
+    this.options.logger.info(
+      { event: 'sip-drop', reason, ...fields },
+      'sip message dropped or refused',
+    );
   }
 }
 

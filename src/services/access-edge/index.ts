@@ -9,7 +9,12 @@ import type { Logger } from '../../lib/logger.ts';
 import { CachingDnsResolver } from '../../runtime/dns/resolver.ts';
 import { sipMetrics } from '../../runtime/sip/metrics.ts';
 import { SipProxyEngine, type ProxyListener } from '../../runtime/sip/proxy-engine.ts';
-import { SipTransportLayer, type SecureSipListener, type SipListener, type SipTransport } from '../../transport/index.ts';
+import {
+  SipTransportLayer,
+  type SecureSipListener,
+  type SipListener,
+  type SipTransport,
+} from '../../transport/index.ts';
 
 /** The part of the configuration the Access Edge reads (`access-edge` in the YAML file). */
 export interface AccessEdgeSettings {
@@ -72,7 +77,13 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
   transport.on('rejected', (rejection) => {
     metrics.rejected(rejection.transport, rejection.reason);
     log.warn(
-      { event: 'rejected', reason: rejection.reason, transport: rejection.transport, remote: rejection.remote.address, port: rejection.remote.port },
+      {
+        event: 'rejected',
+        reason: rejection.reason,
+        transport: rejection.transport,
+        remote: rejection.remote.address,
+        port: rejection.remote.port,
+      },
       'sip input rejected',
     );
   });
@@ -88,7 +99,10 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
       const tlsOptions = { host, port, key: options.tls.key, cert: options.tls.cert };
       let listener: SipListener;
       if (name === 'tls' || name === 'wss') {
-        const secureListener = name === 'tls' ? await transport.listenTls(tlsOptions) : await transport.listenWss(tlsOptions);
+        const secureListener =
+          name === 'tls'
+            ? await transport.listenTls(tlsOptions)
+            : await transport.listenWss(tlsOptions);
         secure.push(secureListener);
         listener = secureListener;
       } else {
@@ -99,8 +113,19 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
               ? await transport.listenTcp({ host, port })
               : await transport.listenWs({ host, port });
       }
-      listeners.push({ listenerId: listener.id, transport: name, host: advertised, port: listener.local.port });
-      endpoints.push({ service: 'access-edge', side: 'external', transport: name, host: listener.local.address, port: listener.local.port });
+      listeners.push({
+        listenerId: listener.id,
+        transport: name,
+        host: advertised,
+        port: listener.local.port,
+      });
+      endpoints.push({
+        service: 'access-edge',
+        side: 'external',
+        transport: name,
+        host: listener.local.address,
+        port: listener.local.port,
+      });
     }
   } catch (error) {
     await transport.close();
@@ -108,10 +133,13 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
   }
   // Certificates replaced on disk reach new handshakes; live connections stay up.
   const stopWatching = options.tls.onChange(() => {
-    for (const listener of secure) listener.setSecureContext({ key: options.tls.key, cert: options.tls.cert });
+    for (const listener of secure)
+      listener.setSecureContext({ key: options.tls.key, cert: options.tls.cert });
     log.info({ event: 'tls-reload' }, 'certificates reloaded');
   });
-  const resolver = new CachingDnsResolver(config.dns.servers.length > 0 ? { servers: [...config.dns.servers] } : {});
+  const resolver = new CachingDnsResolver(
+    config.dns.servers.length > 0 ? { servers: [...config.dns.servers] } : {},
+  );
   const engine = new SipProxyEngine({
     transport,
     listeners,

@@ -23,8 +23,18 @@ export interface StartAdminOptions {
   readonly logger: Logger;
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string, head: boolean): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  head: boolean,
+): void {
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(head ? undefined : body);
 }
 
@@ -38,7 +48,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningSer
       send(res, 405, 'text/plain', 'method not allowed\n', head);
       return;
     }
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     switch (path) {
       case '/healthz':
         send(res, 200, 'text/plain', 'ok\n', head);
@@ -69,12 +79,15 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningSer
         send(res, 404, 'text/plain', 'not found\n', head);
     }
   };
-  const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      options.logger.error({ error: String(error) }, 'admin request failed');
-      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n', false);
-    });
-  });
+  const server = createServer(
+    { requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192 },
+    (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        options.logger.error({ error: String(error) }, 'admin request failed');
+        if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n', false);
+      });
+    },
+  );
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -84,7 +97,15 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningSer
     });
   });
   const address = server.address() as AddressInfo;
-  const endpoints: Endpoint[] = [{ service: 'admin', side: 'internal', transport: 'http', host: address.address, port: address.port }];
+  const endpoints: Endpoint[] = [
+    {
+      service: 'admin',
+      side: 'internal',
+      transport: 'http',
+      host: address.address,
+      port: address.port,
+    },
+  ];
   let closing: Promise<void> | undefined;
   return {
     name: 'admin',
