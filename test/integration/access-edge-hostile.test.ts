@@ -185,6 +185,21 @@ describe('access edge under hostile input', () => {
     );
   });
 
+  test('a request with another SIP version is answered 505 on its own flow (RFC 4475 badvers)', async () => {
+    const socket = createSocket('udp4');
+    const answer = new Promise<string>((resolve, reject) => {
+      setTimeout(() => {
+        reject(new Error('no answer to badvers'));
+      }, 3000).unref();
+      socket.on('message', (data) => {
+        resolve(data.toString('latin1').split('\r\n')[0] ?? '');
+      });
+    });
+    socket.send(readFileSync(new URL('badvers.dat', CORPUS)), port('udp'), '127.0.0.1');
+    assert.equal(await answer, 'SIP/2.0 505 Version Not Supported');
+    socket.close();
+  });
+
   test('an oversized message closes the stream and is counted', async () => {
     const socket = netConnect(port('tcp'), '127.0.0.1');
     socket.on('error', () => undefined);

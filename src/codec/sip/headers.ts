@@ -218,12 +218,22 @@ export function parseNameAddr(value: string): Result<NameAddr, HeaderParseError>
   const lt = text.indexOf('<', i);
   if (lt >= 0) {
     const between = text.slice(i, lt).trim();
+    // RFC 3261 §25.1: display-name = *(token LWS) / quoted-string — an unquoted display name
+    // is tokens and whitespace only (RFC 4475 §3.1.2.15 baddn).
+    if (
+      displayName === undefined &&
+      between.length > 0 &&
+      !between.split(/[ \t]+/).every(isToken)
+    ) {
+      return bad('address', 'display name is neither tokens nor a quoted string');
+    }
     if (displayName === undefined && between.length > 0) displayName = between;
     else if (displayName !== undefined && between.length > 0)
       return bad('address', 'text after display name');
     const gt = text.indexOf('>', lt);
     if (gt < 0) return bad('address', 'unterminated <URI>');
-    const uri = text.slice(lt + 1, gt).trim();
+    // LAQUOT addr-spec RAQUOT: no whitespace inside the brackets (RFC 4475 §3.1.2.14 badaspec).
+    const uri = text.slice(lt + 1, gt);
     if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(uri)) return bad('address', 'invalid URI');
     const params = parseParams(text.slice(gt + 1));
     if (!params) return bad('address', 'invalid parameters');
@@ -232,7 +242,7 @@ export function parseNameAddr(value: string): Result<NameAddr, HeaderParseError>
   if (displayName !== undefined) return bad('address', 'display name without <URI>');
   // addr-spec: URI parameters would be ambiguous, so ';' starts header parameters (§20.10).
   const semi = text.indexOf(';');
-  const uri = semi < 0 ? text : text.slice(0, semi);
+  const uri = (semi < 0 ? text : text.slice(0, semi)).trimEnd();
   if (!/^[A-Za-z][A-Za-z0-9+.-]*:[^\s,?]+$/.test(uri) && uri !== '*')
     return bad('address', 'invalid URI');
   const params = semi < 0 ? new Map<string, string | null>() : parseParams(text.slice(semi));
@@ -260,7 +270,7 @@ export function toTag(msg: SipMessage): string | undefined {
 
 /** Max-Forwards (RFC 3261 §20.22): 0-255. */
 export function parseMaxForwards(value: string): Result<number, HeaderParseError> {
-  if (!/^\s*\d{1,3}\s*$/.test(value)) return bad('max-forwards', 'invalid Max-Forwards');
+  if (!/^\s*\d{1,10}\s*$/.test(value)) return bad('max-forwards', 'invalid Max-Forwards');
   const n = Number(value);
   if (n > 255) return bad('max-forwards', 'Max-Forwards out of range');
   return ok(n);

@@ -64,4 +64,9 @@ export interface SipParseError {
    * undefined when it is a response or unrecognisable (it is then dropped).
    */
   readonly status: number | undefined;
+  /**
+   * The request as far as it could be indexed, when the failure came after the header section
+   * was read (e.g. an unsupported SIP-Version, a bad Content-Length): enough to answer it.
+   */
+  readonly request?: SipRequest;
 }

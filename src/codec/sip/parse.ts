@@ -3,7 +3,7 @@
  * message; values stay as views of the input and are parsed further only on demand.
  */
 import { err, ok, type Result } from '../../lib/result.ts';
-import type { HeaderField, SipMessage, SipParseError } from './message.ts';
+import type { HeaderField, SipMessage, SipParseError, SipRequest } from './message.ts';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -94,8 +94,15 @@ function failure(
   reason: string,
   offset: number,
   status: number | undefined,
+  request?: SipRequest,
 ): { ok: false; error: SipParseError } {
-  return err({ code: 'RAMPART_ERR_SIP_PARSE', reason, offset, status });
+  return err({
+    code: 'RAMPART_ERR_SIP_PARSE',
+    reason,
+    offset,
+    status,
+    ...(request === undefined ? {} : { request }),
+  });
 }
 
 /** Finds the end of the line that starts at `from`: the index of its CR (CRLF) or LF. */
@@ -135,6 +142,7 @@ export function parseSipMessage(
   let version: string;
   let status = 0;
   let reason = '';
+  let late: { reason: string; offset: number; status: number } | undefined;
   if (startLine.startsWith('SIP/') || /^sip\//i.test(startLine)) {
     kind = 'response';
     const sp1 = startLine.indexOf(' ');
@@ -161,9 +169,11 @@ export function parseSipMessage(
     }
     const match = SIP_VERSION.exec(version);
     if (!match) return failure('invalid SIP-Version', firstEnd - version.length, 400);
-    // RFC 3261 §8.2.2 / RFC 4475 §3.3.15: another version → 505 Version Not Supported.
-    if (match[1] !== '2' || match[2] !== '0')
-      return failure('unsupported SIP-Version', firstEnd - version.length, 505);
+    // RFC 3261 §8.2.2 / RFC 4475 §3.1.2.16: another version → 505 Version Not Supported,
+    // reported once the headers are indexed so that the request can be answered.
+    if (match[1] !== '2' || match[2] !== '0') {
+      late = { reason: 'unsupported SIP-Version', offset: firstEnd - version.length, status: 505 };
+    }
   }
   const requestStatus = kind === 'request' ? 400 : undefined;
 
@@ -219,22 +229,30 @@ export function parseSipMessage(
   }
   const available = raw.length - bodyStart;
   let bodyEnd: number;
-  if (contentLength === undefined) {
+  if (contentLength === undefined || late !== undefined) {
     bodyEnd = raw.length;
   } else if (contentLength > available) {
-    // RFC 3261 §18.3: a datagram shorter than Content-Length is malformed (RFC 4475 §3.3.11 clerr).
-    return failure('Content-Length larger than the message body', bodyStart, requestStatus);
+    // RFC 3261 §18.3: a datagram shorter than Content-Length is malformed (RFC 4475 §3.1.2.2 clerr).
+    late = {
+      reason: 'Content-Length larger than the message body',
+      offset: bodyStart,
+      status: 400,
+    };
+    bodyEnd = raw.length;
   } else {
     // RFC 3261 §18.3: bytes past Content-Length in a datagram are discarded.
     bodyEnd = bodyStart + contentLength;
   }
   const body = raw.subarray(bodyStart, bodyEnd);
   const common = { raw, headers, headersStart, bodyStart, body };
-  return ok(
-    kind === 'request'
-      ? { kind, method, requestUri, version, ...common }
-      : { kind, status, reason, version, ...common },
-  );
+  if (kind === 'request') {
+    const request: SipRequest = { kind, method, requestUri, version, ...common };
+    return late === undefined
+      ? ok(request)
+      : failure(late.reason, late.offset, late.status, request);
+  }
+  if (late !== undefined) return failure(late.reason, late.offset, undefined);
+  return ok({ kind, status, reason, version, ...common });
 }
 
 /** The value of the first `name` header line (any form), or undefined. */

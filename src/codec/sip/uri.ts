@@ -53,13 +53,8 @@ export function parseSipUri(text: string): Result<SipUri, UriParseError> {
   if (scheme !== 'sip' && scheme !== 'sips') return bad('not a sip or sips URI');
   let rest = text.slice(match[0].length);
   if (/[\s<>"]/.test(rest)) return bad('invalid character in URI');
-  let headers: string | undefined;
-  const q = rest.indexOf('?');
-  if (q >= 0) {
-    headers = rest.slice(q + 1);
-    rest = rest.slice(0, q);
-  }
-  // userinfo ends at the last '@' before any ';' of the host part.
+  // userinfo ends at the last '@' (the user part may hold '?', ';' and ','); headers start at
+  // the first '?' of the host part (RFC 3261 §25.1).
   let user: string | undefined;
   let password: string | undefined;
   const at = rest.lastIndexOf('@');
@@ -70,6 +65,12 @@ export function parseSipUri(text: string): Result<SipUri, UriParseError> {
     user = colon < 0 ? userinfo : userinfo.slice(0, colon);
     password = colon < 0 ? undefined : userinfo.slice(colon + 1);
     if (user.length === 0) return bad('empty user part');
+  }
+  let headers: string | undefined;
+  const q = rest.indexOf('?');
+  if (q >= 0) {
+    headers = rest.slice(q + 1);
+    rest = rest.slice(0, q);
   }
   const semi = rest.indexOf(';');
   const hostPortText = semi < 0 ? rest : rest.slice(0, semi);

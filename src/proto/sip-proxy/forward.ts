@@ -17,8 +17,9 @@ import {
   type Via,
 } from '../../codec/sip/headers.ts';
 import type { HeaderField, SipRequest } from '../../codec/sip/message.ts';
+import { checkRequest } from '../../codec/sip/validate.ts';
 import { header, headerFields, splitHeaderList } from '../../codec/sip/parse.ts';
-import { formatHost, isSipUri, parseSipUri, parseUri, type SipUri } from '../../codec/sip/uri.ts';
+import { formatHost, parseSipUri, type SipUri } from '../../codec/sip/uri.ts';
 
 /** A locally generated rejection: the status, reason and extra header lines to answer with. */
 export interface ProxyRejection {
@@ -49,8 +50,6 @@ export interface ProxyIdentity {
 /** Default Max-Forwards inserted when a request has none (§16.6 item 3). */
 export const DEFAULT_MAX_FORWARDS = 70;
 
-const MANDATORY_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
-
 /** Methods whose requests establish dialogs: the proxy record-routes them. */
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 
@@ -62,28 +61,14 @@ export function validateProxyRequest(
   request: SipRequest,
   identity: ProxyIdentity,
 ): Result<Via[], ProxyRejection> {
-  // §16.3 item 1: reasonable syntax.
-  for (const name of MANDATORY_HEADERS) {
-    if (header(request, name) === undefined)
-      return err({ status: 400, reason: `Missing ${name} header` });
-  }
+  // §16.3 items 1, 2 and 6: reasonable syntax, URI scheme (416), Proxy-Require (420).
+  const checked = checkRequest(request, {
+    role: 'proxy',
+    supportedExtensions: identity.supportedExtensions,
+  });
+  if (!checked.ok) return err(checked.error);
   const vias = parseVias(request);
   if (!vias.ok) return err({ status: 400, reason: 'Bad Via' });
-  const cseq = cseqOf(request);
-  if (!cseq.ok) return err({ status: 400, reason: 'Bad CSeq' });
-  // RFC 3261 §8.1.1.5 / RFC 4475 §3.3.9 mismatch01: the CSeq method MUST match the request method.
-  if (cseq.value.method !== request.method)
-    return err({ status: 400, reason: 'CSeq method does not match' });
-  for (const name of ['from', 'to'] as const) {
-    const value = header(request, name);
-    if (value === undefined || !parseNameAddr(value).ok)
-      return err({ status: 400, reason: `Bad ${name} header` });
-  }
-  // §16.3 item 2: URI scheme. "If the Request-URI has a URI whose scheme is not understood by
-  // the proxy, the proxy SHOULD reject the request with a 416 (Unsupported URI Scheme)".
-  const uri = parseUri(request.requestUri);
-  if (!uri.ok) return err({ status: 400, reason: 'Bad Request-URI' });
-  if (!isSipUri(uri.value)) return err({ status: 416, reason: 'Unsupported URI Scheme' });
   // §16.3 item 3: Max-Forwards. "If the header field value is zero (0), the element MUST NOT
   // forward the request" → 483.
   const maxForwards = header(request, 'max-forwards');
@@ -103,20 +88,6 @@ export function validateProxyRequest(
         return err({ status: 482, reason: 'Loop Detected' });
       }
     }
-  }
-  // §16.3 item 6: Proxy-Require. Unknown option tags → 420 with Unsupported listing them.
-  const unsupported: string[] = [];
-  for (const field of headerFields(request, 'proxy-require')) {
-    for (const tag of splitHeaderList(field.value)) {
-      if (!identity.supportedExtensions.includes(tag.toLowerCase())) unsupported.push(tag);
-    }
-  }
-  if (unsupported.length > 0) {
-    return err({
-      status: 420,
-      reason: 'Bad Extension',
-      headers: [['Unsupported', unsupported.join(', ')]],
-    });
   }
   return ok(vias.value);
 }

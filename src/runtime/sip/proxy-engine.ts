@@ -211,6 +211,17 @@ export class SipProxyEngine {
         reason: parsed.error.reason,
         offset: parsed.error.offset,
       });
+      // RFC 3261 §8.2 / RFC 4475: a recognisable request is answered (400, or 505 for another
+      // SIP-Version), statelessly and only on the flow it came from.
+      const { request, status } = parsed.error;
+      if (
+        request !== undefined &&
+        status !== undefined &&
+        request.method !== 'ACK' &&
+        request.headers.some((h) => h.name === 'via')
+      ) {
+        this.options.transport.send(flow.id, buildResponse(request, status));
+      }
       return;
     }
     const msg = parsed.value;
