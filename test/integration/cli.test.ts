@@ -1,0 +1,111 @@
+// The `rampart` command, run as a user runs it: bin/rampart.mjs on the pinned Node.js.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Endpoint } from '../../src/lib/endpoint.ts';
+
+const BIN = new URL('../../bin/rampart.mjs', import.meta.url).pathname;
+
+function run(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function waitFor(path: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > until) throw new Error(`${path} did not appear`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('rampart CLI', () => {
+  test('--version prints the package version', () => {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    const result = run(['--version']);
+    assert.equal(result.status, 0);
+    assert.equal(result.stdout.trim(), pkg.version);
+  });
+
+  test('config example passes config check', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-cli-'));
+    try {
+      const example = run(['config', 'example']);
+      assert.equal(example.status, 0);
+      const file = join(dir, 'rampart.yaml');
+      writeFileSync(file, example.stdout);
+      const check = run(['config', 'check', file]);
+      assert.equal(check.status, 0, check.stderr);
+      assert.match(check.stdout, /configuration OK/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a bad configuration exits 78 and names the key and the line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-cli-'));
+    try {
+      const file = join(dir, 'bad.yaml');
+      writeFileSync(file, 'domains: [a.test]\nadmin:\n  prot: 8080\n');
+      const result = run(['config', 'check', file]);
+      assert.equal(result.status, 78);
+      assert.match(result.stderr, /bad\.yaml:3:3 admin\.prot: /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an unknown command is a usage error (exit 2)', () => {
+    assert.equal(run(['frobnicate']).status, 2);
+  });
+
+  test('start binds ephemeral ports, writes endpoints.json, serves admin, stops on SIGTERM with 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rampart-cli-'));
+    const child = spawn(
+      process.execPath,
+      [BIN, 'start', '--ephemeral-ports', '--data-dir', dataDir],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await waitFor(join(dataDir, 'endpoints.json'), 20_000);
+      const endpoints = JSON.parse(
+        readFileSync(join(dataDir, 'endpoints.json'), 'utf8'),
+      ) as Endpoint[];
+      const transports = endpoints
+        .filter((e) => e.service === 'access-edge')
+        .map((e) => e.transport);
+      assert.deepEqual(transports.sort(), ['tcp', 'tls', 'udp', 'ws', 'wss']);
+      const admin = endpoints.find((e) => e.service === 'admin');
+      assert.ok(admin && admin.port > 0 && admin.transport === 'http');
+      const base = `http://${admin.host}:${admin.port}`;
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      assert.equal((await fetch(`${base}/readyz`)).status, 200);
+      assert.equal((await fetch(`${base}/nope`)).status, 404);
+      assert.equal((await fetch(`${base}/healthz`, { method: 'POST' })).status, 405);
+      const status = (await (await fetch(`${base}/api/status`)).json()) as {
+        endpoints: Endpoint[];
+        services: Record<string, unknown>;
+      };
+      assert.equal(status.endpoints.length, endpoints.length);
+      assert.ok('access-edge' in status.services);
+      assert.match(await (await fetch(`${base}/metrics`)).text(), /rampart_sip_messages_total/);
+      assert.ok(existsSync(join(dataDir, 'tls', 'ca.pem')));
+      assert.match(stdout, /access-edge\s+external\s+tls/);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
