@@ -21,16 +21,19 @@ describe('configuration', () => {
     );
     assert.ok(!result.ok);
     const issue = result.error.issues[0];
-    assert.equal(issue?.path, 'access-edge.external.udpp');
-    assert.equal(issue?.line, 4);
+    assert.ok(issue);
+    assert.equal(issue.path, 'access-edge.external.udpp');
+    assert.equal(issue.line, 4);
     assert.match(formatConfigError(result.error), /^x\.yaml:4:5 access-edge\.external\.udpp: /);
   });
 
   test('a wrong type is an error naming the key path and its line', () => {
     const result = parseConfig('admin:\n  host: 127.0.0.1\n  port: "eighty"\n');
     assert.ok(!result.ok);
-    assert.equal(result.error.issues[0]?.path, 'admin.port');
-    assert.equal(result.error.issues[0]?.line, 3);
+    const issue = result.error.issues[0];
+    assert.ok(issue);
+    assert.equal(issue.path, 'admin.port');
+    assert.equal(issue.line, 3);
   });
 
   test('invalid YAML is reported with its line', () => {
