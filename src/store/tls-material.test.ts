@@ -81,9 +81,11 @@ describe('TLS material', () => {
         names: [],
         watchIntervalMs: 50,
       });
-      const server = createTlsServer({ key: material.key, cert: material.cert }, (s) =>
-        s.on('data', (d) => s.write(d)),
-      );
+      const server = createTlsServer({ key: material.key, cert: material.cert }, (s) => {
+        s.on('data', (d: Buffer) => {
+          s.write(d);
+        });
+      });
       material.onChange(() => {
         server.setSecureContext({ key: material.key, cert: material.cert });
       });
