@@ -170,11 +170,11 @@ function cseqNumber(request: SipRequest): string {
 }
 
 /**
- * Builds the ACK for a non-2xx final response to an INVITE (RFC 3261 §17.1.1.3): same
- * Request-URI, Call-ID, From and CSeq number as the INVITE, To from the response, only the
- * INVITE's top Via, and its Route header fields.
+ * The request RFC 3261 §9.1 (CANCEL) and §17.1.1.3 (ACK for a non-2xx) both derive from an
+ * INVITE: same Request-URI, Call-ID, From and CSeq number, only the INVITE's top Via (so it
+ * matches the INVITE's transaction), its Route header fields, and the given To.
  */
-export function buildAckForNon2xx(invite: SipRequest, response: SipResponse): Buffer {
+function requestLike(invite: SipRequest, method: 'ACK' | 'CANCEL', to: string | undefined): Buffer {
   const headers: HeaderLine[] = [];
   const topVia = headerValues(invite, 'via')[0];
   if (topVia !== undefined) headers.push(['Via', topVia]);
@@ -182,31 +182,22 @@ export function buildAckForNon2xx(invite: SipRequest, response: SipResponse): Bu
   headers.push(['Max-Forwards', '70']);
   const from = header(invite, 'from');
   if (from !== undefined) headers.push(['From', from]);
-  const to = header(response, 'to') ?? header(invite, 'to');
   if (to !== undefined) headers.push(['To', to]);
   const callId = header(invite, 'call-id');
   if (callId !== undefined) headers.push(['Call-ID', callId]);
-  headers.push(['CSeq', `${cseqNumber(invite)} ACK`]);
-  return serializeRequest({ method: 'ACK', requestUri: invite.requestUri, headers });
+  headers.push(['CSeq', `${cseqNumber(invite)} ${method}`]);
+  return serializeRequest({ method, requestUri: invite.requestUri, headers });
 }
 
 /**
- * Builds a CANCEL for `invite` (RFC 3261 §9.1): same Request-URI, Call-ID, To, From, CSeq
- * number and top Via (so it matches the INVITE's transaction downstream), and its Route
- * header fields.
+ * Builds the ACK for a non-2xx final response to an INVITE (RFC 3261 §17.1.1.3): the To
+ * header field comes from the response (it carries the tag).
  */
+export function buildAckForNon2xx(invite: SipRequest, response: SipResponse): Buffer {
+  return requestLike(invite, 'ACK', header(response, 'to') ?? header(invite, 'to'));
+}
+
+/** Builds a CANCEL for `invite` (RFC 3261 §9.1): the To header field of the INVITE. */
 export function buildCancel(invite: SipRequest): Buffer {
-  const headers: HeaderLine[] = [];
-  const topVia = headerValues(invite, 'via')[0];
-  if (topVia !== undefined) headers.push(['Via', topVia]);
-  for (const field of headerFields(invite, 'route')) headers.push(['Route', field.value]);
-  headers.push(['Max-Forwards', '70']);
-  const from = header(invite, 'from');
-  if (from !== undefined) headers.push(['From', from]);
-  const to = header(invite, 'to');
-  if (to !== undefined) headers.push(['To', to]);
-  const callId = header(invite, 'call-id');
-  if (callId !== undefined) headers.push(['Call-ID', callId]);
-  headers.push(['CSeq', `${cseqNumber(invite)} CANCEL`]);
-  return serializeRequest({ method: 'CANCEL', requestUri: invite.requestUri, headers });
+  return requestLike(invite, 'CANCEL', header(invite, 'to'));
 }
