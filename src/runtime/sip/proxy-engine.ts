@@ -61,10 +61,13 @@ export interface ProxyListener extends ProxyInterface {
   readonly transport: SipTransport;
 }
 
-/** A static next hop: requests for `domain` go to `nextHop` (a SIP URI). */
+/**
+ * A static route: requests for `domain` go to `nextHop` (a SIP URI), or to every URI of a
+ * list at once (parallel forking, RFC 3261 §16.5–§16.7).
+ */
 export interface ProxyRoute {
   readonly domain: string;
-  readonly nextHop: string;
+  readonly nextHop: string | readonly string[];
 }
 
 /** Why the proxy dropped or refused something; each becomes a log line and a counter. */
@@ -115,6 +118,20 @@ interface Context {
   readonly responses: ResponseContext;
   readonly branches: Map<string, Branch>;
   finished: boolean;
+}
+
+/** A next hop resolved to a target and (for streams) a flow. */
+interface ResolvedHop {
+  readonly target: LocatedTarget;
+  readonly outbound: ProxyListener;
+  readonly flowId: string | undefined;
+}
+
+/** Why a request cannot be forwarded: the response to send and the drop reason to count. */
+interface HopFailure {
+  readonly status: number;
+  readonly reason: string;
+  readonly drop: ProxyDropReason;
 }
 
 const RELIABLE = new Set<SipTransport>(['tcp', 'tls', 'ws', 'wss']);
@@ -383,21 +400,25 @@ export class SipProxyEngine {
   }
 
   /** Where a request goes next: a static route for the Request-URI domain, else the URI itself. */
-  private nextHopFor(routed: RoutedRequest, plannedNextHop: SipUri): SipUri | undefined {
-    if (routed.routes.length > 0) return plannedNextHop;
+  /** Where a request goes next: the static route's hops for the Request-URI domain, else the URI itself. */
+  private nextHopsFor(routed: RoutedRequest, plannedNextHop: SipUri): SipUri[] {
+    if (routed.routes.length > 0) return [plannedNextHop];
     const ruri = parseSipUri(routed.requestUri);
-    if (!ruri.ok) return undefined;
+    if (!ruri.ok) return [];
     const route = matchStaticRoute(this.options.routes, ruri.value.host);
     if (route !== undefined) {
-      const hop = parseSipUri(route.nextHop);
-      return hop.ok ? hop.value : undefined;
+      const hops = typeof route.nextHop === 'string' ? [route.nextHop] : route.nextHop;
+      return hops.flatMap((text) => {
+        const hop = parseSipUri(text);
+        return hop.ok ? [hop.value] : [];
+      });
     }
     // A request for one of our own domains with no route configured has nowhere to go.
-    if (this.identity.isLocalUri({ ...ruri.value, user: undefined })) return undefined;
-    return plannedNextHop;
+    if (this.identity.isLocalUri({ ...ruri.value, user: undefined })) return [];
+    return [plannedNextHop];
   }
 
-  private async locate(uri: SipUri): Promise<LocatedTarget | undefined> {
+  private async locate(uri: SipUri): Promise<readonly LocatedTarget[]> {
     const transport = uri.params.get('transport') ?? undefined;
     const family = isIP(uri.host);
     if (family !== 0 && uri.port !== undefined) {
@@ -407,10 +428,12 @@ export class SipProxyEngine {
         uri.scheme === 'sips' && t === 'tcp'
           ? 'tls'
           : (ALL_TRANSPORTS.find((x) => x === t) ?? 'udp');
-      return { transport: chosen, address: uri.host, port: uri.port, family: family === 6 ? 6 : 4 };
+      return [
+        { transport: chosen, address: uri.host, port: uri.port, family: family === 6 ? 6 : 4 },
+      ];
     }
     const resolver = this.options.resolver;
-    if (resolver === undefined) return undefined;
+    if (resolver === undefined) return [];
     const available = ALL_TRANSPORTS.filter((t) => this.listenerFor(t) !== undefined);
     const result = await locateSipServer(
       {
@@ -421,7 +444,7 @@ export class SipProxyEngine {
       },
       { resolver, transports: available },
     );
-    return result.ok ? result.value[0] : undefined;
+    return result.ok ? result.value : [];
   }
 
   private listenerFor(transport: SipTransport): ProxyListener | undefined {
@@ -452,34 +475,39 @@ export class SipProxyEngine {
     return this.options.transport.send(flowId, data);
   }
 
-  private async resolveHop(
-    routed: RoutedRequest,
-  ): Promise<
-    | { target: LocatedTarget; outbound: ProxyListener; flowId: string | undefined }
-    | { status: number; reason: string; drop: ProxyDropReason }
-  > {
+  /** The next hops of a pre-processed request, or why there is none. */
+  private hopsOf(routed: RoutedRequest): SipUri[] | HopFailure {
     const planned = nextHopOf(routed);
-    if (!planned.ok)
+    if (!planned.ok) {
       return {
         status: planned.error.status,
         reason: planned.error.reason,
         drop: 'rejected-request',
       };
-    const hop = this.nextHopFor(routed, planned.value);
-    if (hop === undefined) return { status: 404, reason: 'Not Found', drop: 'no-route' };
-    const target = await this.locate(hop);
-    if (target === undefined)
-      return { status: 503, reason: 'Service Unavailable', drop: 'dns-failure' };
-    const outbound = this.listenerFor(target.transport);
-    if (outbound === undefined)
-      return { status: 503, reason: 'Service Unavailable', drop: 'no-route' };
-    try {
-      const flowId = await this.flowFor(target);
-      return { target, outbound, flowId };
-    } catch (error) {
-      this.options.logger.warn({ target, error: String(error) }, 'sip next hop unreachable');
-      return { status: 503, reason: 'Service Unavailable', drop: 'send-failure' };
     }
+    const hops = this.nextHopsFor(routed, planned.value);
+    return hops.length > 0 ? hops : { status: 404, reason: 'Not Found', drop: 'no-route' };
+  }
+
+  /**
+   * Resolves one next hop (RFC 3263) and opens or reuses a flow to it, trying the located
+   * targets in order until one connects (RFC 3263 §4.3 failover).
+   */
+  private async resolveHop(hop: SipUri): Promise<ResolvedHop | HopFailure> {
+    const targets = await this.locate(hop);
+    if (targets.length === 0)
+      return { status: 503, reason: 'Service Unavailable', drop: 'dns-failure' };
+    for (const target of targets) {
+      const outbound = this.listenerFor(target.transport);
+      if (outbound === undefined) continue;
+      try {
+        const flowId = await this.flowFor(target);
+        return { target, outbound, flowId };
+      } catch (error) {
+        this.options.logger.warn({ target, error: String(error) }, 'sip next hop unreachable');
+      }
+    }
+    return { status: 503, reason: 'Service Unavailable', drop: 'send-failure' };
   }
 
   private async forwardStateful(
@@ -488,18 +516,35 @@ export class SipProxyEngine {
     routed: RoutedRequest,
     flow: Flow,
   ): Promise<void> {
-    const hop = await this.resolveHop(routed);
+    const hops = this.hopsOf(routed);
+    const resolved = Array.isArray(hops)
+      ? await Promise.all(hops.map((hop) => this.resolveHop(hop)))
+      : [hops];
     if (context.server.state === 'terminated' || context.finished) return;
-    if ('status' in hop) {
-      this.drop(hop.drop, {
-        status: hop.status,
+    const reachable = resolved.filter((hop): hop is ResolvedHop => !('status' in hop));
+    const failure = resolved.find((hop): hop is HopFailure => 'status' in hop);
+    if (reachable.length === 0 && failure !== undefined) {
+      this.drop(failure.drop, {
+        status: failure.status,
         callId: request.headers.find((h) => h.name === 'call-id')?.value,
       });
       this.contexts.delete(context.serverKey);
-      this.respond(context.serverKey, context.server, hop.status, hop.reason);
+      this.respond(context.serverKey, context.server, failure.status, failure.reason);
       this.schedule();
       return;
     }
+    // RFC 3261 §16.6: one copy per target, each with its own branch (parallel forking).
+    for (const hop of reachable) this.forwardBranch(context, request, routed, flow, hop);
+    this.schedule();
+  }
+
+  private forwardBranch(
+    context: Context,
+    request: SipRequest,
+    routed: RoutedRequest,
+    flow: Flow,
+    hop: ResolvedHop,
+  ): void {
     const inbound =
       this.options.listeners.find((l) => l.listenerId === flow.listenerId) ??
       this.listenerFor(flow.transport) ??
@@ -512,9 +557,10 @@ export class SipProxyEngine {
       recordRoute: this.options.recordRoute,
     });
     if (!plan.ok) {
-      this.contexts.delete(context.serverKey);
-      this.respond(context.serverKey, context.server, plan.error.status, plan.error.reason);
-      this.schedule();
+      if (context.branches.size === 0) {
+        this.contexts.delete(context.serverKey);
+        this.respond(context.serverKey, context.server, plan.error.status, plan.error.reason);
+      }
       return;
     }
     const data = applyEdits(request, plan.value.edits);
@@ -551,14 +597,20 @@ export class SipProxyEngine {
       context.responses.handle({ type: 'branch-created', branchId: branch.id }, this.clock.now()),
     );
     this.runClient(key.value, client, { type: 'start' });
-    this.schedule();
   }
 
   /** RFC 3261 §16.11: stateless forwarding (ACK for 2xx); the branch is derived, not random. */
   private async forwardStateless(request: SipRequest, flow: Flow): Promise<void> {
     const routed = preprocessRoute(request, this.identity);
     if (!routed.ok) return;
-    const hop = await this.resolveHop(routed.value);
+    const hops = this.hopsOf(routed.value);
+    if (!Array.isArray(hops)) {
+      this.drop(hops.drop, { method: request.method });
+      return;
+    }
+    const first = hops[0];
+    if (first === undefined) return;
+    const hop = await this.resolveHop(first);
     if ('status' in hop) {
       this.drop(hop.drop, { method: request.method });
       return;
@@ -714,6 +766,21 @@ export class SipProxyEngine {
     this.branchesByKey.set(key.value, { ...branch, id: key.value, request: parsed.value });
     this.clients.set(key.value, client);
     this.runClient(key.value, client, { type: 'start' });
+    // RFC 3261 §9.1: "If no final response is received after 64*T1 seconds, the client
+    // transaction SHOULD be destroyed" — a UA that never answers the cancelled INVITE must not
+    // keep its transaction (and the response context) alive.
+    const t1 = this.options.timers?.t1Ms ?? 500;
+    setTimeout(() => {
+      const invite = this.clients.get(branch.id);
+      if (invite === undefined || invite.state === 'terminated') return;
+      this.clients.delete(branch.id);
+      this.branchesByKey.delete(branch.id);
+      this.runContext(
+        context,
+        context.responses.handle({ type: 'branch-timeout', branchId: branch.id }, this.clock.now()),
+      );
+      this.schedule();
+    }, 64 * t1).unref();
   }
 
   // ---- timers ---------------------------------------------------------------------------
