@@ -27,7 +27,10 @@ export interface AccessEdgeSettings {
     readonly ws: number | null;
     readonly wss: number | null;
   };
-  readonly routes: readonly { readonly domain: string; readonly nextHop: string | readonly string[] }[];
+  readonly routes: readonly {
+    readonly domain: string;
+    readonly nextHop: string | readonly string[];
+  }[];
   readonly dns: { readonly servers: readonly string[] };
   readonly recordRoute: boolean;
   readonly limits: {
