@@ -5,6 +5,7 @@
 import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65535);
+const sipUri = z.string().regex(/^sips?:/i, 'a sip: or sips: URI');
 /** A listener port: a number (0 = ephemeral) or null to turn the listener off. */
 const optionalPort = port.nullable();
 
@@ -28,7 +29,8 @@ const accessEdgeSchema = z
       .array(
         z.strictObject({
           domain: z.string().min(1),
-          nextHop: z.string().regex(/^sips?:/i, 'a sip: or sips: URI'),
+          /** One next hop, or several: a request is then forked to all of them in parallel. */
+          nextHop: z.union([sipUri, z.array(sipUri).min(1)]),
         }),
       )
       .default([]),
