@@ -46,6 +46,8 @@ access-edge:
   routes: []
   #  - domain: example.test
   #    nextHop: "sip:127.0.0.1:5070;transport=udp"
+  #  - domain: "*.example.org"   # a list forks each request to every hop in parallel
+  #    nextHop: ["sip:192.0.2.10:5060", "sip:192.0.2.11:5060;transport=tcp"]
   dns:
     servers: []              # e.g. ["127.0.0.1:5353"]; empty = the system resolver
   recordRoute: true
