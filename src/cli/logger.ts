@@ -1,6 +1,18 @@
-/** The process logger: pino (JSON lines; pretty on a terminal), behind the lib Logger interface. */
-import { pino, type Logger as Pino } from 'pino';
+/**
+ * The process logger: pino behind the lib Logger interface. JSON lines on stderr, or
+ * pino-pretty when stdout is a terminal (a person is watching). stdout carries the endpoint
+ * table, so logs never mix with it.
+ */
+import { pino, type DestinationStream, type Logger as Pino } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 import type { Logger } from '../lib/logger.ts';
+
+/** The process logger and how to flush it before `process.exit`. */
+export interface ProcessLogger {
+  readonly logger: Logger;
+  /** Writes out buffered lines; call before exiting. */
+  readonly flush: () => void;
+}
 
 function adapt(instance: Pino): Logger {
   return {
@@ -20,14 +32,32 @@ function adapt(instance: Pino): Logger {
   };
 }
 
-/** Creates the process logger at `level`. Logs go to stderr; stdout carries the endpoint table. */
-export function createLogger(level: string): Logger {
-  const pretty = process.stderr.isTTY;
-  const instance = pretty
-    ? pino({
-        level,
-        transport: { target: 'pino-pretty', options: { destination: 2, colorize: true } },
-      })
-    : pino({ level }, pino.destination({ fd: 2, sync: false }));
-  return adapt(instance);
+/** Creates the process logger at `level` (a pino level name). */
+export function createLogger(
+  level: string,
+  options: { readonly pretty?: boolean } = {},
+): ProcessLogger {
+  const pretty = options.pretty ?? process.stdout.isTTY;
+  if (pretty) {
+    // In-process pretty printing (no worker thread), written synchronously to stderr.
+    const stream: DestinationStream = PinoPretty({
+      destination: 2,
+      sync: true,
+      colorize: process.stderr.isTTY,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+    });
+    return { logger: adapt(pino({ level }, stream)), flush: () => undefined };
+  }
+  const destination = pino.destination({ fd: 2, sync: false });
+  return {
+    logger: adapt(pino({ level, base: { pid: process.pid } }, destination)),
+    flush: () => {
+      try {
+        destination.flushSync();
+      } catch {
+        // Nothing buffered yet, or stderr is gone: nothing left to save.
+      }
+    },
+  };
 }

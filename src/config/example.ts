@@ -1,11 +1,13 @@
 /** The complete, commented example printed by `rampart config example`. */
 export const CONFIG_EXAMPLE = `# Rampart configuration. Every key is optional; shown here with its default.
-# Check a file with: rampart config check FILE
+# Unknown keys are errors. Check a file with: rampart config check FILE
+# Relative paths (dataDir, tls.*File) are relative to the working directory.
 
 # SIP domains this deployment serves.
 domains: [example.test]
 
 # Where Rampart keeps its state (generated certificates, endpoints.json, ...).
+# --data-dir overrides it.
 dataDir: ./rampart-data
 
 log:
@@ -36,6 +38,8 @@ access-edge:
     host: 127.0.0.1          # address the listeners bind to
     advertisedHost: null     # host written in Via / Record-Route, if not the bound one
     # Each port: a number (0 = ephemeral) or null to turn that listener off.
+    # tcp, tls, ws, wss and admin must not share a fixed port on one host.
+    # --ephemeral-ports turns every port that is not null (admin too) into 0.
     udp: 5060
     tcp: 5060
     tls: 5061

@@ -1,5 +1,11 @@
 /** Rampart's configuration: schema, loader and the commented example. */
-export { configSchema, type AccessEdgeConfig, type RampartConfig } from './schema.ts';
+export {
+  configSchema,
+  type AccessEdgeConfig,
+  type DeepReadonly,
+  type MutableRampartConfig,
+  type RampartConfig,
+} from './schema.ts';
 export {
   formatConfigError,
   loadConfig,

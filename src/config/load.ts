@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { err, ok, type Result } from '../lib/result.ts';
-import { configSchema, type RampartConfig } from './schema.ts';
+import { configSchema, type MutableRampartConfig, type RampartConfig } from './schema.ts';
 
 /** One problem in a configuration file. */
 export interface ConfigIssue {
@@ -87,7 +87,10 @@ function locate(
 }
 
 /** Parses and validates configuration text. */
-export function parseConfig(text: string, file?: string): Result<RampartConfig, ConfigError> {
+export function parseConfig(
+  text: string,
+  file?: string,
+): Result<MutableRampartConfig, ConfigError> {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -124,7 +127,10 @@ export function parseConfig(text: string, file?: string): Result<RampartConfig, 
   return ok(parsed.data);
 }
 
-/** Loads the configuration file (or the defaults), applies the CLI overrides, freezes it. */
+/**
+ * Loads the configuration file (or the defaults), applies the CLI overrides, resolves
+ * relative paths (`dataDir`, `tls.*File`) against the working directory, and freezes it.
+ */
 export function loadConfig(options: LoadConfigOptions = {}): Result<RampartConfig, ConfigError> {
   let text = '';
   if (options.file !== undefined) {
@@ -140,9 +146,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Result<RampartConfi
   }
   const parsed = parseConfig(text, options.file);
   if (!parsed.ok) return parsed;
-  const config = structuredClone(parsed.value);
+  const config = parsed.value;
   if (options.dataDir !== undefined) config.dataDir = options.dataDir;
-  if (!isAbsolute(config.dataDir)) config.dataDir = resolve(config.dataDir);
+  config.dataDir = absolute(config.dataDir);
+  config.tls.certFile = config.tls.certFile === null ? null : absolute(config.tls.certFile);
+  config.tls.keyFile = config.tls.keyFile === null ? null : absolute(config.tls.keyFile);
+  config.tls.caFile = config.tls.caFile === null ? null : absolute(config.tls.caFile);
   if (options.ephemeralPorts === true) {
     config.admin.port = 0;
     const external = config['access-edge'].external;
@@ -150,5 +159,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Result<RampartConfi
       if (external[transport] !== null) external[transport] = 0;
     }
   }
-  return ok(deepFreeze(config));
+  return ok(deepFreeze<RampartConfig>(config));
+}
+
+function absolute(path: string): string {
+  return isAbsolute(path) ? path : resolve(path);
 }

@@ -3,8 +3,7 @@
  * a private CA and a server certificate generated on the first start and reused after.
  */
 import 'reflect-metadata';
-import { X509Certificate as NodeX509 } from 'node:crypto';
-import { webcrypto } from 'node:crypto';
+import { X509Certificate as NodeX509, webcrypto } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -16,7 +15,9 @@ import {
 } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import * as x509 from '@peculiar/x509';
+import { ERROR_CODES, RampartError } from '../lib/errors.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -31,8 +32,11 @@ export interface TlsMaterial {
   readonly cert: string;
   /** CA certificate(s) clients should trust (and we trust for outgoing TLS). */
   readonly ca: string;
-  /** Where the CA certificate is on disk, to print for people. */
-  readonly caPath: string | undefined;
+  /**
+   * Where the CA certificate is on disk, to print for people: `<dataDir>/tls/ca.pem` when
+   * generated, `tls.caFile` when configured, `''` when certificates are configured without a CA.
+   */
+  readonly caPath: string;
   /** Called after the files changed on disk and were reloaded. */
   onChange(listener: () => void): () => void;
   /** Stops watching files. Idempotent. */
@@ -140,22 +144,93 @@ function writePrivate(path: string, data: string): void {
   chmodSync(path, 0o600);
 }
 
-/** Whether a PEM certificate covers every name and stays valid past the renewal margin. */
-function stillGood(certPem: string, names: readonly string[]): boolean {
+/** Canonical form of a certificate name: lower-case DNS name, or the normalised IP literal. */
+function canonicalName(name: string): string {
+  if (isIP(name) === 6) return new URL(`http://[${name}]/`).hostname;
+  return name.toLowerCase();
+}
+
+/** The DNS and IP names of a certificate's subjectAltName, canonical. */
+function certificateNames(cert: x509.X509Certificate): Set<string> {
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const names = new Set<string>();
+  for (const item of san?.names.items ?? []) {
+    if (item.type === 'dns' || item.type === 'ip') names.add(canonicalName(item.value));
+  }
+  return names;
+}
+
+/** Whether `key` is the private key of `cert` (both PEM). */
+function pairMatches(cert: string, key: string): boolean {
   try {
-    const cert = new NodeX509(certPem);
-    if (new Date(cert.validTo).getTime() - Date.now() < RENEW_MARGIN_MS) return false;
-    return names.every((name) =>
-      isIP(name) === 0 ? cert.checkHost(name) !== undefined : cert.checkIP(name) !== undefined,
-    );
+    createSecureContext({ cert, key });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function expiresSoon(cert: NodeX509, now: number): boolean {
+  return new Date(cert.validTo).getTime() - now < RENEW_MARGIN_MS;
+}
+
+/** Whether a generated CA can be reused: parses, is a CA, is not about to expire, has its key. */
+function reusableCa(ca: CertificateAuthority, now: number): boolean {
+  try {
+    const cert = new NodeX509(ca.cert);
+    return cert.ca && !expiresSoon(cert, now) && pairMatches(ca.cert, ca.key);
   } catch {
     return false;
   }
 }
 
 /**
+ * Whether a generated server certificate can be reused: issued by `caPem`, for exactly
+ * `names`, not expiring within the renewal margin, and matching its key.
+ */
+function reusableServer(
+  server: { cert: string; key: string },
+  caPem: string,
+  names: readonly string[],
+  now: number,
+): boolean {
+  try {
+    const cert = new NodeX509(server.cert);
+    const ca = new NodeX509(caPem);
+    if (expiresSoon(cert, now) || !cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return false;
+    const have = certificateNames(new x509.X509Certificate(server.cert));
+    const want = new Set(names.map(canonicalName));
+    if (have.size !== want.size || [...want].some((name) => !have.has(name))) return false;
+    return pairMatches(server.cert, server.key);
+  } catch {
+    return false;
+  }
+}
+
+function readPem(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new RampartError(
+      ERROR_CODES.TLS,
+      `cannot read ${what} ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function readIfPresent(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+}
+
+/**
  * Loads configured PEM files (and watches them), or generates/reuses a private CA and a
- * server certificate in `<dataDir>/tls`.
+ * server certificate in `<dataDir>/tls`. The generated server certificate covers `names`
+ * plus `localhost`, 127.0.0.1 and ::1; it is reissued when that set changes, when it expires
+ * within 30 days, or when the CA changed. Throws a `RAMPART_ERR_TLS` {@link RampartError}
+ * when configured files are missing or do not form a key/certificate pair.
  */
 export async function loadTlsMaterial(options: TlsMaterialOptions): Promise<TlsMaterial> {
   const listeners = new Set<() => void>();
@@ -163,21 +238,45 @@ export async function loadTlsMaterial(options: TlsMaterialOptions): Promise<TlsM
     const certFile = options.certFile;
     const keyFile = options.keyFile;
     const caFile = options.caFile;
-    const read = (): { key: string; cert: string; ca: string } => ({
-      key: readFileSync(keyFile, 'utf8'),
-      cert: readFileSync(certFile, 'utf8'),
-      ca: caFile === null ? '' : readFileSync(caFile, 'utf8'),
-    });
+    const read = (): { key: string; cert: string; ca: string } => {
+      const next = {
+        key: readPem(keyFile, 'tls.keyFile'),
+        cert: readPem(certFile, 'tls.certFile'),
+        ca: caFile === null ? '' : readPem(caFile, 'tls.caFile'),
+      };
+      try {
+        createSecureContext({
+          key: next.key,
+          cert: next.cert,
+          ...(caFile === null ? {} : { ca: next.ca }),
+        });
+      } catch (error) {
+        throw new RampartError(
+          ERROR_CODES.TLS,
+          `tls.certFile ${certFile} and tls.keyFile ${keyFile} are not a usable pair: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      return next;
+    };
     let current = read();
     const files = [certFile, keyFile, ...(caFile === null ? [] : [caFile])];
     const onFileChange = (): void => {
       try {
+        // A half-written or mismatched pair throws: keep the old material until it is whole.
         const next = read();
-        new NodeX509(next.cert); // refuse a half-written file: keep the old material
+        if (next.key === current.key && next.cert === current.cert && next.ca === current.ca)
+          return;
         current = next;
-        for (const listener of listeners) listener();
       } catch {
-        // Keep serving the previous certificate until the files are complete again.
+        return;
+      }
+      for (const listener of listeners) {
+        try {
+          listener();
+        } catch {
+          // One listener's failure must not keep the others on the old certificate.
+        }
       }
     };
     const interval = options.watchIntervalMs ?? 2000;
@@ -193,45 +292,57 @@ export async function loadTlsMaterial(options: TlsMaterialOptions): Promise<TlsM
       get ca() {
         return current.ca;
       },
-      caPath: caFile ?? undefined,
+      caPath: caFile ?? '',
       onChange(listener) {
         listeners.add(listener);
-        return () => listeners.delete(listener);
+        return () => {
+          listeners.delete(listener);
+        };
       },
       close() {
         if (closed) return;
         closed = true;
+        listeners.clear();
         for (const file of files) unwatchFile(file, onFileChange);
       },
     };
   }
 
   const dir = join(options.dataDir, 'tls');
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const caPath = join(dir, 'ca.pem');
   const caKeyPath = join(dir, 'ca-key.pem');
   const certPath = join(dir, 'server.pem');
   const keyPath = join(dir, 'server-key.pem');
+  const now = Date.now();
+  const storedCaCert = readIfPresent(caPath);
+  const storedCaKey = readIfPresent(caKeyPath);
   let ca: CertificateAuthority;
-  if (existsSync(caPath) && existsSync(caKeyPath)) {
-    ca = { cert: readFileSync(caPath, 'utf8'), key: readFileSync(caKeyPath, 'utf8') };
+  if (
+    storedCaCert !== undefined &&
+    storedCaKey !== undefined &&
+    reusableCa({ cert: storedCaCert, key: storedCaKey }, now)
+  ) {
+    ca = { cert: storedCaCert, key: storedCaKey };
   } else {
     ca = await createCertificateAuthority();
-    writeFileSync(caPath, ca.cert);
     writePrivate(caKeyPath, ca.key);
+    writeFileSync(caPath, ca.cert);
   }
   const names = [...new Set(['localhost', '127.0.0.1', '::1', ...options.names])];
+  const storedCert = readIfPresent(certPath);
+  const storedKey = readIfPresent(keyPath);
   let server: { cert: string; key: string };
   if (
-    existsSync(certPath) &&
-    existsSync(keyPath) &&
-    stillGood(readFileSync(certPath, 'utf8'), names)
+    storedCert !== undefined &&
+    storedKey !== undefined &&
+    reusableServer({ cert: storedCert, key: storedKey }, ca.cert, names, now)
   ) {
-    server = { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+    server = { cert: storedCert, key: storedKey };
   } else {
     server = await issueCertificate(ca, names);
-    writeFileSync(certPath, server.cert);
     writePrivate(keyPath, server.key);
+    writeFileSync(certPath, server.cert);
   }
   return {
     key: server.key,
@@ -240,7 +351,9 @@ export async function loadTlsMaterial(options: TlsMaterialOptions): Promise<TlsM
     caPath,
     onChange(listener) {
       listeners.add(listener);
-      return () => listeners.delete(listener);
+      return () => {
+        listeners.delete(listener);
+      };
     },
     close() {
       listeners.clear();

@@ -2,6 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,8 +61,56 @@ describe('rampart CLI', () => {
     }
   });
 
-  test('an unknown command is a usage error (exit 2)', () => {
+  test('a wrong type is reported with its key path and line, via --config too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-cli-'));
+    try {
+      const file = join(dir, 'bad.yaml');
+      writeFileSync(file, '# comment\naccess-edge:\n  external:\n    tls: "fivethousand"\n');
+      const result = run(['config', 'check', '--config', file]);
+      assert.equal(result.status, 78);
+      assert.match(result.stderr, /bad\.yaml:4:\d+ access-edge\.external\.tls: /);
+      assert.equal(run(['start', '--config', file, '--data-dir', dir]).status, 78);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('configured certificate files that do not exist are a configuration error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rampart-cli-'));
+    try {
+      const file = join(dir, 'tls.yaml');
+      writeFileSync(file, `tls:\n  certFile: ${dir}/nope.pem\n  keyFile: ${dir}/nope-key.pem\n`);
+      const result = run(['config', 'check', file]);
+      assert.equal(result.status, 78);
+      assert.match(result.stderr, /nope/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('usage errors exit 2: unknown command, unknown option, no command', () => {
     assert.equal(run(['frobnicate']).status, 2);
+    assert.equal(run(['start', '--no-such-option']).status, 2);
+    assert.equal(run([]).status, 2);
+    assert.equal(run(['--help']).status, 0);
+  });
+
+  test('start exits 1 when a listener cannot bind', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'rampart-cli-'));
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const file = join(dataDir, 'busy.yaml');
+      const port = (busy.address() as AddressInfo).port;
+      writeFileSync(file, `admin: { port: ${port} }\naccess-edge: { enabled: false }\n`);
+      const result = run(['start', '--config', file, '--data-dir', dataDir]);
+      assert.equal(result.status, 1, result.stderr);
+      assert.match(result.stderr, /EADDRINUSE/);
+      assert.ok(!existsSync(join(dataDir, 'endpoints.json')));
+    } finally {
+      busy.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('start binds ephemeral ports, writes endpoints.json, serves admin, stops on SIGTERM with 0', async () => {
@@ -101,6 +150,7 @@ describe('rampart CLI', () => {
       assert.match(await (await fetch(`${base}/metrics`)).text(), /rampart_sip_messages_total/);
       assert.ok(existsSync(join(dataDir, 'tls', 'ca.pem')));
       assert.match(stdout, /access-edge\s+external\s+tls/);
+      assert.ok(stdout.includes(join(dataDir, 'tls', 'ca.pem')), 'the CA path is printed');
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
     } finally {
