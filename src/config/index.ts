@@ -2,9 +2,14 @@
 export {
   configSchema,
   type AccessEdgeConfig,
+  type AdminConfig,
   type DeepReadonly,
+  type LogLevel,
   type MutableRampartConfig,
   type RampartConfig,
+  type RouteConfig,
+  type SipListenersConfig,
+  type TlsConfig,
 } from './schema.ts';
 export {
   formatConfigError,

@@ -136,6 +136,26 @@ describe('configuration', () => {
     }
   });
 
+  test('accepted forms: wildcard routes and names, IP names, DNS servers with ports', () => {
+    const result = parseConfig(
+      [
+        'domains: [Example.TEST]',
+        'tls: { names: ["*.Edge.example.test", "192.0.2.1", "2001:db8::1"] }',
+        'access-edge:',
+        '  routes:',
+        '    - { domain: "*", nextHop: "sip:127.0.0.1:5070" }',
+        '    - { domain: "*.example.org", nextHop: ["sip:a.test", "sips:b.test"] }',
+        '  dns: { servers: ["192.0.2.53", "192.0.2.53:5353", "::1", "[::1]:5353"] }',
+        '',
+      ].join('\n'),
+    );
+    assert.ok(result.ok, result.ok ? '' : formatConfigError(result.error));
+    assert.deepEqual(result.value.domains, ['example.test'], 'domains compare in lower case');
+    assert.deepEqual(result.value.tls.names, ['*.edge.example.test', '192.0.2.1', '2001:db8::1']);
+    assert.ok(!parseConfig('access-edge:\n  dns: { servers: ["[192.0.2.53]:53"] }\n').ok);
+    assert.ok(!parseConfig('tls: { names: ["bad name"] }\n').ok);
+  });
+
   test('an unreadable file is a configuration error naming the file', () => {
     const result = loadConfig({ file: join(tmpdir(), 'rampart-does-not-exist.yaml') });
     assert.ok(!result.ok);

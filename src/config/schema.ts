@@ -2,10 +2,55 @@
  * The configuration schema: one YAML file, validated by zod. Every default lives here; a
  * missing file means the all-in-one deployment on loopback.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
+/** A DNS name: dot-separated labels of letters, digits and inner hyphens. */
+const DNS_NAME =
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** A SIP domain, compared in lower case. */
+const domainName = z
+  .string()
+  .regex(DNS_NAME, 'a DNS name')
+  .transform((name) => name.toLowerCase());
+
+/** An address to bind or put in a certificate: an IP literal or a DNS name. */
+const hostOrAddress = z
+  .string()
+  .refine((host) => isIP(host) !== 0 || DNS_NAME.test(host), 'an IP address or a DNS name');
+
+/** A name for the generated server certificate: an IP literal, a DNS name or `*.suffix`. */
+const certificateName = z
+  .string()
+  .refine(
+    (name) => isIP(name) !== 0 || DNS_NAME.test(name.startsWith('*.') ? name.slice(2) : name),
+    'an IP address, a DNS name or "*.suffix"',
+  )
+  .transform((name) => name.toLowerCase());
+
+/** A route's domain pattern: exact, `*.suffix` or `*`. */
+const domainPattern = z
+  .string()
+  .refine(
+    (pattern) =>
+      pattern === '*' || DNS_NAME.test(pattern.startsWith('*.') ? pattern.slice(2) : pattern),
+    'a DNS name, "*.suffix" or "*"',
+  )
+  .transform((pattern) => pattern.toLowerCase());
+
+/** A DNS server: `192.0.2.53`, `192.0.2.53:5353`, `2001:db8::53` or `[2001:db8::53]:5353`. */
+const dnsServer = z.string().refine((server) => {
+  if (isIP(server) !== 0) return true;
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(server);
+  if (match === null) return false;
+  const address = match[1] ?? match[2] ?? '';
+  const family = match[1] === undefined ? 4 : 6;
+  return isIP(address) === family && Number(match[3]) <= 65535;
+}, 'an IP address, optionally with :port ([v6]:port)');
+
 const port = z.number().int().min(0).max(65535);
-const sipUri = z.string().regex(/^sips?:/i, 'a sip: or sips: URI');
+const sipUri = z.string().regex(/^sips?:[^\s]+$/i, 'a sip: or sips: URI');
 /** A listener port: a number (0 = ephemeral) or null to turn the listener off. */
 const optionalPort = port.nullable();
 
@@ -14,9 +59,9 @@ const accessEdgeSchema = z
     enabled: z.boolean().default(true),
     external: z
       .strictObject({
-        host: z.string().min(1).default('127.0.0.1'),
+        host: hostOrAddress.default('127.0.0.1'),
         /** Host written into Via and Record-Route when it differs from the bound one. */
-        advertisedHost: z.string().min(1).nullable().default(null),
+        advertisedHost: hostOrAddress.nullable().default(null),
         udp: optionalPort.default(5060),
         tcp: optionalPort.default(5060),
         tls: optionalPort.default(5061),
@@ -28,13 +73,13 @@ const accessEdgeSchema = z
     routes: z
       .array(
         z.strictObject({
-          domain: z.string().min(1),
+          domain: domainPattern,
           /** One next hop, or several: a request is then forked to all of them in parallel. */
           nextHop: z.union([sipUri, z.array(sipUri).min(1)]),
         }),
       )
       .default([]),
-    dns: z.strictObject({ servers: z.array(z.string().min(1)).default([]) }).prefault({}),
+    dns: z.strictObject({ servers: z.array(dnsServer).default([]) }).prefault({}),
     recordRoute: z.boolean().default(true),
     limits: z
       .strictObject({
@@ -56,36 +101,83 @@ const accessEdgeSchema = z
   .prefault({});
 
 /** The whole configuration file. */
-export const configSchema = z.strictObject({
-  /** SIP domains this deployment serves. */
-  domains: z.array(z.string().min(1)).min(1).default(['example.test']),
-  dataDir: z.string().min(1).default('./rampart-data'),
-  log: z
-    .strictObject({
-      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-    })
-    .prefault({}),
-  tls: z
-    .strictObject({
-      certFile: z.string().min(1).nullable().default(null),
-      keyFile: z.string().min(1).nullable().default(null),
-      caFile: z.string().min(1).nullable().default(null),
-      /** Names the generated server certificate covers (besides localhost and the domains). */
-      names: z.array(z.string().min(1)).default(['localhost']),
-    })
-    .prefault({})
-    .refine((tls) => (tls.certFile === null) === (tls.keyFile === null), {
-      error: 'tls.certFile and tls.keyFile go together',
-    }),
-  admin: z
-    .strictObject({ host: z.string().min(1).default('127.0.0.1'), port: port.default(8080) })
-    .prefault({}),
-  shutdown: z.strictObject({ drainTimeoutMs: z.number().int().min(0).default(5000) }).prefault({}),
-  'access-edge': accessEdgeSchema,
-});
+export const configSchema = z
+  .strictObject({
+    /** SIP domains this deployment serves. */
+    domains: z.array(domainName).min(1).default(['example.test']),
+    dataDir: z.string().min(1).default('./rampart-data'),
+    log: z
+      .strictObject({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+      })
+      .prefault({}),
+    tls: z
+      .strictObject({
+        certFile: z.string().min(1).nullable().default(null),
+        keyFile: z.string().min(1).nullable().default(null),
+        caFile: z.string().min(1).nullable().default(null),
+        /** Names the generated server certificate covers (besides localhost and the domains). */
+        names: z.array(certificateName).default(['localhost']),
+      })
+      .prefault({})
+      .refine((tls) => (tls.certFile === null) === (tls.keyFile === null), {
+        error: 'tls.certFile and tls.keyFile go together',
+      }),
+    admin: z
+      .strictObject({ host: hostOrAddress.default('127.0.0.1'), port: port.default(8080) })
+      .prefault({}),
+    shutdown: z
+      .strictObject({ drainTimeoutMs: z.number().int().min(0).default(5000) })
+      .prefault({}),
+    'access-edge': accessEdgeSchema,
+  })
+  .superRefine((config, context) => {
+    // Stream listeners (TCP, TLS, WS, WSS, the admin HTTP) cannot share a fixed port on one
+    // host; UDP and TCP can. The issue is reported at the second key, naming the first.
+    const owners = new Map<string, string>();
+    const claim = (host: string, listenerPort: number | null, path: readonly string[]): void => {
+      if (listenerPort === null || listenerPort === 0) return;
+      const key = `${host}|${listenerPort}`;
+      const owner = owners.get(key);
+      if (owner === undefined) {
+        owners.set(key, path.join('.'));
+        return;
+      }
+      context.addIssue({
+        code: 'custom',
+        path: [...path],
+        message: `port ${listenerPort} on ${host} is already used by ${owner}`,
+      });
+    };
+    claim(config.admin.host, config.admin.port, ['admin', 'port']);
+    const external = config['access-edge'].external;
+    for (const transport of ['tcp', 'tls', 'ws', 'wss'] as const) {
+      claim(external.host, external[transport], ['access-edge', 'external', transport]);
+    }
+  });
 
-/** The validated, frozen configuration. */
-export type RampartConfig = z.infer<typeof configSchema>;
+/** Makes every property and array of `T` read-only, recursively. */
+export type DeepReadonly<T> = T extends readonly (infer Item)[]
+  ? readonly DeepReadonly<Item>[]
+  : T extends object
+    ? { readonly [Key in keyof T]: DeepReadonly<T[Key]> }
+    : T;
 
-/** The `access-edge` section. */
+/** The configuration as the schema outputs it, before the loader freezes it. */
+export type MutableRampartConfig = z.output<typeof configSchema>;
+
+/** The validated, deeply frozen configuration. Paths (`dataDir`, `tls.*File`) are absolute. */
+export type RampartConfig = DeepReadonly<MutableRampartConfig>;
+
+/** The `access-edge` section: what `startAccessEdge` receives. */
 export type AccessEdgeConfig = RampartConfig['access-edge'];
+/** The external listeners of the Access Edge; a null port is off. */
+export type SipListenersConfig = AccessEdgeConfig['external'];
+/** One static next-hop route. */
+export type RouteConfig = AccessEdgeConfig['routes'][number];
+/** The `tls` section. */
+export type TlsConfig = RampartConfig['tls'];
+/** The `admin` section. */
+export type AdminConfig = RampartConfig['admin'];
+/** A log level name. */
+export type LogLevel = RampartConfig['log']['level'];
