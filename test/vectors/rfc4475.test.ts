@@ -140,8 +140,8 @@ const EXPECTED: Readonly<Record<string, Expectation>> = {
   // responses only through its own transactions and never to a Via address, so nothing is
   // ever sent to 255.255.255.255.
   bcast: { section: '3.3.10', outcome: 'accept' },
-  // §3.3.11: an unparsable CSeq → 400.
-  badcseq: { section: '3.3.11', outcome: 400 },
+  // Not an RFC 4475 message: invut with an unparsable CSeq, shipped in the corpus too → 400.
+  badcseq: { section: 'extra', outcome: 400 },
   // §3.3.12/13: unknown Contact parameters are accepted (with and without <>).
   cparam01: { section: '3.3.12', outcome: 'accept' },
   cparam02: { section: '3.3.13', outcome: 'accept' },
@@ -149,8 +149,8 @@ const EXPECTED: Readonly<Record<string, Expectation>> = {
   regescrt: { section: '3.3.14', outcome: 'accept' },
   // §3.3.15: Accept: text/nobodyKnowsThis is the UAS's business (406); a proxy forwards it.
   sdp01: { section: '3.3.15', outcome: 'accept' },
-  // Max-Forwards: 0 — a proxy must not forward it (RFC 3261 §16.3 item 3) → 483.
-  zeromf: { section: '3.3.? (zeromf)', outcome: 483 },
+  // §3.3.11 zeromf: Max-Forwards 0 — a proxy must not forward it (RFC 3261 §16.3 item 3) → 483.
+  zeromf: { section: '3.3.11', outcome: 483 },
   // §3.4: RFC 2543 syntax is accepted.
   inv2543: { section: '3.4.1', outcome: 'accept' },
 };
@@ -204,7 +204,11 @@ describe('RFC 4475 torture tests', () => {
   }
 
   test('score', () => {
-    console.log(`RFC 4475: ${handled}/${files.length} messages handled as the RFC says`);
+    const rfc = files.filter((f) => EXPECTED[f]?.section !== 'extra').length;
+    const rfcHandled = handled - (files.length - rfc);
+    console.log(
+      `RFC 4475: ${String(rfcHandled)}/${String(rfc)} messages handled as the RFC says (+ ${String(files.length - rfc)} extra corpus file)`,
+    );
     assert.equal(handled, files.length);
   });
 });
