@@ -98,7 +98,8 @@ describe('SIP codec', () => {
 
   test('edits change only their spans; no edits returns the original bytes', () => {
     const msg = invite();
-    assert.equal(applyEdits(msg, []), msg.raw);
+    // No edits: the message itself, without the datagram's octets past Content-Length (§18.3).
+    assert.deepEqual(applyEdits(msg, []), Buffer.from(INVITE.slice(0, -'EXTRA'.length)));
     const out = applyEdits(msg, [
       ...removeFirstValue(msg, 'via', 'Via'),
       { type: 'set-request-uri', uri: 'sip:bob@203.0.113.4' },
@@ -109,7 +110,7 @@ describe('SIP codec', () => {
         'INVITE sip:bob@203.0.113.4 SIP/2.0\r\nVia: SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bKb\r\nRoute:',
       ),
     );
-    assert.ok(text.endsWith(INVITE.slice(INVITE.indexOf('Route:'))));
+    assert.ok(text.endsWith(INVITE.slice(INVITE.indexOf('Route:'), -'EXTRA'.length)));
   });
 
   test('checkRequest: missing mandatory header → 400; Require for a UAS → 420', () => {
@@ -122,7 +123,7 @@ describe('SIP codec', () => {
     const r1 = checkRequest(missing.value, { role: 'proxy' });
     assert.ok(!r1.ok && r1.error.status === 400);
     const req = parseSipMessage(
-      Buffer.from(INVITE.replace('Max-Forwards: 70', 'Require: 100rel')),
+      Buffer.from(INVITE.replace('Max-Forwards: 70', 'Max-Forwards: 70\r\nRequire: 100rel')),
       { datagram: true },
     );
     assert.ok(req.ok && req.value.kind === 'request');

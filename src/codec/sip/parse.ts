@@ -3,14 +3,21 @@
  * message; values stay as views of the input and are parsed further only on demand.
  */
 import { err, ok, type Result } from '../../lib/result.ts';
+import { TOKEN_CHARS } from './grammar.ts';
 import type { HeaderField, SipMessage, SipParseError, SipRequest } from './message.ts';
+
+export { isToken } from './grammar.ts';
 
 const CR = 0x0d;
 const LF = 0x0a;
 const SP = 0x20;
 const HTAB = 0x09;
+const COLON = 0x3a;
 
-/** RFC 3261 §7.3.3 compact forms, plus those registered since (RFC 3265, 3515, 3892, 4028, 3841). */
+/**
+ * Compact forms (RFC 3261 §7.3.3, §20) and those registered since: o/u (RFC 6665), r (RFC
+ * 3515), b (RFC 3892), x (RFC 4028), a/j/d (RFC 3841), y/n (RFC 4474).
+ */
 export const COMPACT_HEADER_NAMES: Readonly<Record<string, string>> = {
   i: 'call-id',
   m: 'contact',
@@ -37,48 +44,54 @@ export const COMPACT_HEADER_NAMES: Readonly<Record<string, string>> = {
 /** The canonical lower-case long name of a header: compact forms expanded. */
 export function canonicalHeaderName(name: string): string {
   const lower = name.toLowerCase();
-  return COMPACT_HEADER_NAMES[lower] ?? lower;
+  return lower.length === 1 ? (COMPACT_HEADER_NAMES[lower] ?? lower) : lower;
 }
 
-/** Headers whose values may not be split at commas (RFC 3261 §7.3.1: they are not lists). */
-const NON_LIST_HEADERS = new Set([
-  'www-authenticate',
-  'authorization',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'authentication-info',
-  'date',
-  'call-id',
-  'cseq',
-  'content-length',
-  'content-type',
-  'max-forwards',
-  'subject',
-  'user-agent',
-  'server',
-  'organization',
-  'timestamp',
-  'retry-after',
-  'expires',
-  'min-expires',
-  'from',
-  'to',
-  'reply-to',
-  'identity',
-  'identity-info',
+/**
+ * Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1: "Multiple header field
+ * rows with the same field-name MAY be present in a message if and only if the entire
+ * field-value for that header field is defined as a comma-separated list"). Every other header
+ * (WWW-Authenticate, Authorization, Date, unknown extensions, ...) is never split at commas.
+ */
+const LIST_HEADERS: ReadonlySet<string> = new Set([
+  'accept',
+  'accept-contact',
+  'accept-encoding',
+  'accept-language',
+  'alert-info',
+  'allow',
+  'allow-events',
+  'call-info',
+  'contact',
+  'content-encoding',
+  'content-language',
+  'error-info',
+  'history-info',
+  'in-reply-to',
+  'p-asserted-identity',
+  'p-associated-uri',
+  'p-preferred-identity',
+  'path',
+  'proxy-require',
+  'reason',
+  'record-route',
+  'reject-contact',
+  'request-disposition',
+  'require',
+  'route',
+  'security-client',
+  'security-server',
+  'security-verify',
+  'service-route',
+  'supported',
+  'unsupported',
+  'via',
+  'warning',
 ]);
 
-// RFC 3261 §25.1 token characters.
-const TOKEN_CHARS = new Uint8Array(256);
-for (const ch of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~") {
-  TOKEN_CHARS[ch.charCodeAt(0)] = 1;
-}
-
-/** Whether `s` is a non-empty RFC 3261 token. */
-export function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) if (TOKEN_CHARS[s.charCodeAt(i)] !== 1) return false;
-  return true;
+/** Whether header `name` (canonical) is a comma-separated list (RFC 3261 §7.3.1). */
+export function isListHeader(name: string): boolean {
+  return LIST_HEADERS.has(name);
 }
 
 /** Options of {@link parseSipMessage}. */
@@ -105,10 +118,10 @@ function failure(
   });
 }
 
-/** Finds the end of the line that starts at `from`: the index of its CR (CRLF) or LF. */
-function lineEnd(raw: Buffer, from: number, limit: number): number {
+/** The index of the CR of the CRLF (or of a bare LF) ending the line at `from`, or -1. */
+function lineEnd(raw: Buffer, from: number): number {
   const lf = raw.indexOf(LF, from);
-  if (lf < 0 || lf >= limit) return -1;
+  if (lf < 0) return -1;
   return lf > from && raw[lf - 1] === CR ? lf - 1 : lf;
 }
 
@@ -116,176 +129,299 @@ function lineBreakLength(raw: Buffer, at: number): number {
   return raw[at] === CR ? 2 : 1;
 }
 
-const SIP_VERSION = /^SIP\/(\d+)\.(\d+)$/i;
+function isLws(byte: number | undefined): boolean {
+  return byte === SP || byte === HTAB;
+}
+
+/** `SIP/1*DIGIT.1*DIGIT` (RFC 3261 §25.1 SIP-Version; "SIP" is case-insensitive in ABNF). */
+const SIP_VERSION = /^SIP\/(\d{1,3})\.(\d{1,3})$/i;
+
+function isSipVersionStart(raw: Buffer, at: number): boolean {
+  return (
+    ((raw[at] ?? 0) | 0x20) === 0x73 &&
+    ((raw[at + 1] ?? 0) | 0x20) === 0x69 &&
+    ((raw[at + 2] ?? 0) | 0x20) === 0x70 &&
+    raw[at + 3] === 0x2f
+  );
+}
+
+/** Request-URI bytes: visible US-ASCII only (RFC 3261 §25.1 URIs; no LWS, RFC 4475 §3.1.2.8). */
+function isUriBytes(raw: Buffer, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const b = raw[i] ?? 0;
+    if (b <= 0x20 || b >= 0x7f) return false;
+  }
+  return true;
+}
+
+/** RFC 3261 §25.1 scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ":". */
+function hasScheme(uri: string): boolean {
+  const first = uri.charCodeAt(0) | 0x20;
+  if (first < 0x61 || first > 0x7a) return false;
+  for (let i = 1; i < uri.length; i++) {
+    const c = uri.charCodeAt(i);
+    if (c === COLON) return i + 1 < uri.length;
+    const lc = c | 0x20;
+    if (!(
+      (lc >= 0x61 && lc <= 0x7a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x2b ||
+      c === 0x2d ||
+      c === 0x2e
+    ))
+      return false;
+  }
+  return false;
+}
+
+function isDigitString(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+type StartLine =
+  | {
+      readonly kind: 'request';
+      readonly method: string;
+      readonly requestUri: string;
+      readonly version: string;
+      readonly versionAt: number;
+    }
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly reason: string;
+      readonly version: string;
+    };
+
+/**
+ * Request-Line = Method SP Request-URI SP SIP-Version CRLF (RFC 3261 §7.1, §25.1): exactly
+ * one SP between the elements and none at the end (RFC 4475 §3.1.2.9 lwsstart, §3.1.2.10
+ * trws). Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF (§7.2).
+ */
+function parseStartLine(raw: Buffer, start: number, end: number): Result<StartLine, SipParseError> {
+  if (isSipVersionStart(raw, start)) {
+    const sp1 = raw.indexOf(SP, start);
+    if (sp1 < 0 || sp1 >= end) return failure('invalid status line', start, undefined);
+    const version = raw.toString('latin1', start, sp1);
+    if (!SIP_VERSION.test(version)) return failure('invalid SIP-Version', start, undefined);
+    // Status-Code = 3DIGIT (RFC 4475 §3.1.2.19 bigcode: anything longer is dropped).
+    const codeEnd = sp1 + 4;
+    const code = raw.toString('latin1', sp1 + 1, Math.min(codeEnd, end));
+    if (code.length !== 3 || !isDigitString(code) || (codeEnd < end && raw[codeEnd] !== SP)) {
+      return failure('invalid Status-Code', sp1 + 1, undefined);
+    }
+    const status = Number(code);
+    if (status < 100 || status > 699)
+      return failure('Status-Code out of range', sp1 + 1, undefined);
+    // Reason-Phrase is UTF-8 text (RFC 3261 §25.1; RFC 4475 §3.1.1.12 unreason). The SP before
+    // an empty phrase is required (§3.1.1.13 noreason); a missing one is tolerated.
+    const reason = codeEnd < end ? raw.toString('utf8', codeEnd + 1, end) : '';
+    return ok({ kind: 'response', status, reason, version });
+  }
+  const sp1 = raw.indexOf(SP, start);
+  if (sp1 < 0 || sp1 >= end) return failure('invalid Request-Line', start, 400);
+  const sp2 = raw.indexOf(SP, sp1 + 1);
+  if (sp2 < 0 || sp2 >= end) return failure('invalid Request-Line', start, 400);
+  const sp3 = raw.indexOf(SP, sp2 + 1);
+  if (sp3 >= 0 && sp3 < end) return failure('extra SP in Request-Line', sp3, 400);
+  for (let i = start; i < sp1; i++) {
+    if (TOKEN_CHARS[raw[i] ?? 0] !== 1) return failure('invalid Method', start, 400);
+  }
+  if (sp1 === start) return failure('invalid Method', start, 400);
+  if (!isUriBytes(raw, sp1 + 1, sp2)) return failure('invalid Request-URI', sp1 + 1, 400);
+  const requestUri = raw.toString('latin1', sp1 + 1, sp2);
+  // RFC 4475 §3.1.2.7 ltgtruri: '<' cannot start a scheme, so <sip:...> is refused here.
+  if (!hasScheme(requestUri)) return failure('invalid Request-URI', sp1 + 1, 400);
+  const version = raw.toString('latin1', sp2 + 1, end);
+  if (!SIP_VERSION.test(version)) return failure('invalid SIP-Version', sp2 + 1, 400);
+  return ok({
+    kind: 'request',
+    method: raw.toString('latin1', start, sp1),
+    requestUri,
+    version,
+    versionAt: sp2 + 1,
+  });
+}
 
 /**
  * Parses one SIP message. Never throws: malformed input comes back as a {@link SipParseError}
- * saying where it failed and, for a recognisable request, which status to answer with.
+ * saying where it failed and, for a recognisable request, which status to answer with (and
+ * the request itself when the header section could be indexed).
+ *
+ * Header values are decoded as UTF-8 (RFC 3261 §25.1 TEXT-UTF8); folded lines are joined by
+ * one SP and outer SP/HTAB trimmed (§7.3.1). Bare LF line ends are tolerated.
  */
 export function parseSipMessage(
   raw: Buffer,
   options: ParseOptions = {},
 ): Result<SipMessage, SipParseError> {
   let start = 0;
-  // RFC 3261 §7.5: implementations SHOULD ignore CRLFs preceding the start line.
+  // RFC 3261 §7.5: implementations SHOULD ignore any CRLFs appearing before the start-line.
   while (start < raw.length && (raw[start] === CR || raw[start] === LF)) start++;
-  const firstEnd = lineEnd(raw, start, raw.length);
+  const firstEnd = lineEnd(raw, start);
   if (firstEnd < 0) return failure('no end of start line', raw.length, undefined);
-  const startLine = raw.toString('latin1', start, firstEnd);
+  const startLine = parseStartLine(raw, start, firstEnd);
+  if (!startLine.ok) return startLine;
+  const line = startLine.value;
+  const requestStatus = line.kind === 'request' ? 400 : undefined;
   const headersStart = firstEnd + lineBreakLength(raw, firstEnd);
 
-  // Start line: Request-Line = Method SP Request-URI SP SIP-Version (§7.1), single SPs.
-  // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (§7.2).
-  let kind: 'request' | 'response';
-  let method = '';
-  let requestUri = '';
-  let version: string;
-  let status = 0;
-  let reason = '';
-  let late: { reason: string; offset: number; status: number } | undefined;
-  if (startLine.startsWith('SIP/') || /^sip\//i.test(startLine)) {
-    kind = 'response';
-    const sp1 = startLine.indexOf(' ');
-    if (sp1 < 0) return failure('invalid status line', start, undefined);
-    version = startLine.slice(0, sp1);
-    const sp2 = startLine.indexOf(' ', sp1 + 1);
-    const code = sp2 < 0 ? startLine.slice(sp1 + 1) : startLine.slice(sp1 + 1, sp2);
-    if (!/^\d{3}$/.test(code)) return failure('invalid status code', start + sp1 + 1, undefined);
-    status = Number(code);
-    if (status < 100 || status > 699)
-      return failure('status code out of range', start + sp1 + 1, undefined);
-    reason = sp2 < 0 ? '' : startLine.slice(sp2 + 1);
-    if (!SIP_VERSION.test(version)) return failure('invalid SIP-Version', start, undefined);
-  } else {
-    kind = 'request';
-    const parts = startLine.split(' ');
-    if (parts.length !== 3) return failure('invalid request line', start, 400);
-    method = parts[0] ?? '';
-    requestUri = parts[1] ?? '';
-    version = parts[2] ?? '';
-    if (!isToken(method)) return failure('invalid method', start, 400);
-    if (requestUri.length === 0 || !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(requestUri)) {
-      return failure('invalid Request-URI', start + method.length + 1, 400);
-    }
-    const match = SIP_VERSION.exec(version);
-    if (!match) return failure('invalid SIP-Version', firstEnd - version.length, 400);
-    // RFC 3261 §8.2.2 / RFC 4475 §3.1.2.16: another version → 505 Version Not Supported,
-    // reported once the headers are indexed so that the request can be answered.
-    if (match[1] !== '2' || match[2] !== '0') {
-      late = { reason: 'unsupported SIP-Version', offset: firstEnd - version.length, status: 505 };
-    }
-  }
-  const requestStatus = kind === 'request' ? 400 : undefined;
-
-  // Header lines up to the empty line; continuation lines start with SP or HTAB (§7.3.1).
   const headers: HeaderField[] = [];
   let pos = headersStart;
   let bodyStart = -1;
   while (pos < raw.length) {
-    const end = lineEnd(raw, pos, raw.length);
+    const end = lineEnd(raw, pos);
     if (end < 0) return failure('header section not terminated', pos, requestStatus);
     if (end === pos) {
       bodyStart = end + lineBreakLength(raw, end);
       break;
     }
+    if (isLws(raw[pos])) return failure('continuation line without a header', pos, requestStatus);
+    // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS.
+    const colon = raw.indexOf(COLON, pos);
+    if (colon < 0 || colon >= end) return failure('header line without colon', pos, requestStatus);
+    let nameEnd = colon;
+    while (nameEnd > pos && isLws(raw[nameEnd - 1])) nameEnd--;
+    if (nameEnd === pos) return failure('empty header name', pos, requestStatus);
+    for (let i = pos; i < nameEnd; i++) {
+      // RFC 3261 §7.3.1 / §25.1: header-name = token.
+      if (TOKEN_CHARS[raw[i] ?? 0] !== 1) return failure('invalid header name', pos, requestStatus);
+    }
+    let valueStart = colon + 1;
+    while (valueStart < end && isLws(raw[valueStart])) valueStart++;
+    let valueEnd = end;
+    while (valueEnd > valueStart && isLws(raw[valueEnd - 1])) valueEnd--;
     let fieldEnd = end + lineBreakLength(raw, end);
-    let valueParts = raw.toString('utf8', pos, end);
-    // Fold continuation lines into this field.
-    while (fieldEnd < raw.length && (raw[fieldEnd] === SP || raw[fieldEnd] === HTAB)) {
-      const nextEnd = lineEnd(raw, fieldEnd, raw.length);
+    let value = raw.toString('utf8', valueStart, valueEnd);
+    // §7.3.1: a line starting with SP or HTAB continues the field; the folding is one SP.
+    while (fieldEnd < raw.length && isLws(raw[fieldEnd])) {
+      const nextEnd = lineEnd(raw, fieldEnd);
       if (nextEnd < 0) return failure('header section not terminated', fieldEnd, requestStatus);
-      valueParts += ' ' + raw.toString('utf8', fieldEnd, nextEnd).trim();
+      let a = fieldEnd;
+      let b = nextEnd;
+      while (a < b && isLws(raw[a])) a++;
+      while (b > a && isLws(raw[b - 1])) b--;
+      if (b > a) {
+        const part = raw.toString('utf8', a, b);
+        value = value.length === 0 ? part : `${value} ${part}`;
+      }
       fieldEnd = nextEnd + lineBreakLength(raw, nextEnd);
     }
-    const colon = valueParts.indexOf(':');
-    if (colon <= 0) return failure('header line without colon', pos, requestStatus);
-    const rawName = valueParts.slice(0, colon).trimEnd();
-    if (!isToken(rawName)) return failure('invalid header name', pos, requestStatus);
     headers.push({
-      name: canonicalHeaderName(rawName),
-      value: valueParts.slice(colon + 1).trim(),
+      name: canonicalHeaderName(raw.toString('latin1', pos, nameEnd)),
+      value,
       start: pos,
       end: fieldEnd,
     });
     pos = fieldEnd;
   }
   if (bodyStart < 0) {
+    // RFC 4475 §3.1.2.15 baddn ends without the empty line; a datagram holds one message.
     if (options.datagram !== true)
       return failure('no empty line after headers', raw.length, requestStatus);
     bodyStart = raw.length;
   }
 
-  // Body length from Content-Length (§20.14); several differing values are an error.
+  // Problems found from here on leave an indexed message: a request can still be answered.
+  let late: { reason: string; offset: number; status: number } | undefined;
+  if (line.kind === 'request') {
+    const match = SIP_VERSION.exec(line.version);
+    if (match !== null && (Number(match[1]) !== 2 || Number(match[2]) !== 0)) {
+      // RFC 3261 §8.2.2 via §21.5.7; RFC 4475 §3.1.2.16 badvers → 505 Version Not Supported.
+      late = { reason: 'unsupported SIP-Version', offset: line.versionAt, status: 505 };
+    }
+  }
+
+  // Content-Length (RFC 3261 §20.14) = 1*DIGIT; several differing values are a framing error
+  // (RFC 4475 §3.3.9 mcl01), a negative one is malformed (§3.1.2.3 ncl).
   let contentLength: number | undefined;
   for (const field of headers) {
-    if (field.name !== 'content-length') continue;
-    if (!/^\d{1,10}$/.test(field.value))
-      return failure('invalid Content-Length', field.start, requestStatus);
+    if (field.name !== 'content-length' || late !== undefined) continue;
+    if (!isDigitString(field.value) || field.value.length > 10) {
+      late = { reason: 'invalid Content-Length', offset: field.start, status: 400 };
+      break;
+    }
     const value = Number(field.value);
     if (contentLength !== undefined && contentLength !== value) {
-      return failure('conflicting Content-Length', field.start, requestStatus);
+      late = { reason: 'conflicting Content-Length values', offset: field.start, status: 400 };
+      break;
     }
     contentLength = value;
   }
   const available = raw.length - bodyStart;
-  let bodyEnd: number;
-  if (contentLength === undefined || late !== undefined) {
-    bodyEnd = raw.length;
-  } else if (contentLength > available) {
-    // RFC 3261 §18.3: a datagram shorter than Content-Length is malformed (RFC 4475 §3.1.2.2 clerr).
-    late = {
-      reason: 'Content-Length larger than the message body',
-      offset: bodyStart,
-      status: 400,
-    };
-    bodyEnd = raw.length;
-  } else {
-    // RFC 3261 §18.3: bytes past Content-Length in a datagram are discarded.
-    bodyEnd = bodyStart + contentLength;
+  let bodyEnd = raw.length;
+  if (late === undefined && contentLength !== undefined) {
+    if (contentLength > available) {
+      // RFC 4475 §3.1.2.2 clerr: a datagram shorter than its Content-Length → 400.
+      late = { reason: 'Content-Length larger than the body', offset: bodyStart, status: 400 };
+    } else {
+      // RFC 3261 §18.3: octets past Content-Length in a datagram are discarded (RFC 4475
+      // §3.1.1.8 dblreq).
+      bodyEnd = bodyStart + contentLength;
+    }
   }
   const body = raw.subarray(bodyStart, bodyEnd);
   const common = { raw, headers, headersStart, bodyStart, body };
-  if (kind === 'request') {
-    const request: SipRequest = { kind, method, requestUri, version, ...common };
+  if (line.kind === 'request') {
+    const request: SipRequest = {
+      kind: 'request',
+      method: line.method,
+      requestUri: line.requestUri,
+      version: line.version,
+      ...common,
+    };
     return late === undefined
       ? ok(request)
       : failure(late.reason, late.offset, late.status, request);
   }
   if (late !== undefined) return failure(late.reason, late.offset, undefined);
-  return ok({ kind, status, reason, version, ...common });
+  return ok({
+    kind: 'response',
+    status: line.status,
+    reason: line.reason,
+    version: line.version,
+    ...common,
+  });
 }
 
-/** The value of the first `name` header line (any form), or undefined. */
+/** The value of the first `name` header line (any form: 'v', 'Via', 'via'), or undefined. */
 export function header(msg: SipMessage, name: string): string | undefined {
   const wanted = canonicalHeaderName(name);
   for (const field of msg.headers) if (field.name === wanted) return field.value;
   return undefined;
 }
 
-/** Every header line named `name`, in order. */
+/** Every header line named `name` (any form), in order. */
 export function headerFields(msg: SipMessage, name: string): HeaderField[] {
   const wanted = canonicalHeaderName(name);
   return msg.headers.filter((field) => field.name === wanted);
 }
 
 /**
- * Splits a header value at top-level commas (RFC 3261 §7.3.1), honouring quoted strings,
- * escapes and `<...>` URIs.
+ * Splits a header value at top-level commas (RFC 3261 §7.3.1), honouring quoted strings with
+ * their escapes and `<...>` URIs. Empty elements are dropped.
  */
 export function splitHeaderList(value: string): string[] {
   const out: string[] = [];
-  let depthAngle = 0;
+  let inAngle = false;
   let inQuotes = false;
   let from = 0;
   for (let i = 0; i < value.length; i++) {
-    const ch = value[i];
+    const ch = value.charCodeAt(i);
     if (inQuotes) {
-      if (ch === '\\') i++;
-      else if (ch === '"') inQuotes = false;
-    } else if (ch === '"') inQuotes = true;
-    else if (ch === '<') depthAngle++;
-    else if (ch === '>') depthAngle = Math.max(0, depthAngle - 1);
-    else if (ch === ',' && depthAngle === 0) {
+      if (ch === 0x5c) i++;
+      else if (ch === 0x22) inQuotes = false;
+    } else if (inAngle) {
+      if (ch === 0x3e) inAngle = false;
+    } else if (ch === 0x22) inQuotes = true;
+    else if (ch === 0x3c) inAngle = true;
+    else if (ch === 0x2c) {
       const part = value.slice(from, i).trim();
       if (part.length > 0) out.push(part);
       from = i + 1;
@@ -296,14 +432,18 @@ export function splitHeaderList(value: string): string[] {
   return out;
 }
 
-/** Every value of header `name`: all lines, list headers split at commas. */
+/**
+ * Every value of header `name`: all lines in order, list headers (see {@link isListHeader})
+ * split at top-level commas; any other header gives one value per line.
+ */
 export function headerValues(msg: SipMessage, name: string): string[] {
   const wanted = canonicalHeaderName(name);
+  const list = LIST_HEADERS.has(wanted);
   const out: string[] = [];
   for (const field of msg.headers) {
     if (field.name !== wanted) continue;
-    if (NON_LIST_HEADERS.has(wanted)) out.push(field.value);
-    else out.push(...splitHeaderList(field.value));
+    if (list) out.push(...splitHeaderList(field.value));
+    else out.push(field.value);
   }
   return out;
 }

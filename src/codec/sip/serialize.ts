@@ -4,7 +4,7 @@
  */
 import { randomToken } from '../../lib/ids.ts';
 import type { SipRequest, SipResponse } from './message.ts';
-import { header, headerFields, headerValues } from './parse.ts';
+import { header, headerFields, headerValues, isToken } from './parse.ts';
 import { parseNameAddr } from './headers.ts';
 
 /** A header line to write: [name, value]. */
@@ -14,23 +14,37 @@ export type HeaderLine = readonly [string, string];
 const REASON_PHRASES: Readonly<Record<number, string>> = {
   100: 'Trying',
   180: 'Ringing',
+  181: 'Call Is Being Forwarded',
+  182: 'Queued',
   183: 'Session Progress',
+  199: 'Early Dialog Terminated',
   200: 'OK',
   202: 'Accepted',
+  204: 'No Notification',
+  300: 'Multiple Choices',
+  301: 'Moved Permanently',
+  302: 'Moved Temporarily',
+  305: 'Use Proxy',
+  380: 'Alternative Service',
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   407: 'Proxy Authentication Required',
+  406: 'Not Acceptable',
   408: 'Request Timeout',
+  410: 'Gone',
+  412: 'Conditional Request Failed',
   413: 'Request Entity Too Large',
   414: 'Request-URI Too Long',
   415: 'Unsupported Media Type',
   416: 'Unsupported URI Scheme',
   420: 'Bad Extension',
   421: 'Extension Required',
+  422: 'Session Interval Too Small',
   423: 'Interval Too Brief',
+  428: 'Use Identity Header',
   429: 'Too Many Requests',
   480: 'Temporarily Unavailable',
   481: 'Call/Transaction Does Not Exist',
@@ -39,8 +53,11 @@ const REASON_PHRASES: Readonly<Record<number, string>> = {
   484: 'Address Incomplete',
   486: 'Busy Here',
   487: 'Request Terminated',
+  485: 'Ambiguous',
   488: 'Not Acceptable Here',
+  489: 'Bad Event',
   491: 'Request Pending',
+  493: 'Undecipherable',
   500: 'Server Internal Error',
   501: 'Not Implemented',
   502: 'Bad Gateway',
@@ -54,9 +71,19 @@ const REASON_PHRASES: Readonly<Record<number, string>> = {
   606: 'Not Acceptable',
 };
 
-/** The default reason phrase of a status code. */
+/** RFC 3261 §21 class names, for codes without a phrase of their own. */
+const CLASS_PHRASES = [
+  'Provisional',
+  'Successful',
+  'Redirection',
+  'Request Failure',
+  'Server Failure',
+  'Global Failure',
+] as const;
+
+/** The default reason phrase of a status code (its RFC 3261 §21 phrase, else its class). */
 export function reasonPhrase(status: number): string {
-  return REASON_PHRASES[status] ?? (status < 200 ? 'Session Progress' : 'Unknown');
+  return REASON_PHRASES[status] ?? CLASS_PHRASES[Math.floor(status / 100) - 1] ?? 'Unknown';
 }
 
 function assertNoLineBreak(text: string): void {
@@ -73,7 +100,8 @@ function serialize(
   let head = `${startLine}\r\n`;
   for (const [name, value] of headers) {
     if (name.toLowerCase() === 'content-length' || name.toLowerCase() === 'l') continue;
-    assertNoLineBreak(name);
+    // RFC 3261 §7.3.1: header-name = token.
+    if (!isToken(name)) throw new TypeError(`invalid SIP header name: ${JSON.stringify(name)}`);
     assertNoLineBreak(value);
     head += `${name}: ${value}\r\n`;
   }
@@ -93,6 +121,9 @@ export function serializeRequest(request: {
   readonly headers: readonly HeaderLine[];
   readonly body?: Buffer;
 }): Buffer {
+  if (!isToken(request.method)) throw new TypeError(`invalid SIP method: ${request.method}`);
+  if (!/^[^\s]+$/.test(request.requestUri))
+    throw new TypeError(`invalid Request-URI: ${JSON.stringify(request.requestUri)}`);
   return serialize(
     `${request.method} ${request.requestUri} SIP/2.0`,
     request.headers,
@@ -107,6 +138,8 @@ export function serializeResponse(response: {
   readonly headers: readonly HeaderLine[];
   readonly body?: Buffer;
 }): Buffer {
+  if (!Number.isInteger(response.status) || response.status < 100 || response.status > 699)
+    throw new TypeError(`invalid SIP status: ${response.status}`);
   return serialize(
     `SIP/2.0 ${response.status} ${response.reason ?? reasonPhrase(response.status)}`,
     response.headers,
