@@ -1,4 +1,6 @@
 import type { SipMessage, SipRequest, SipResponse } from '../../codec/sip/message.ts';
+import { callIdOf, cseqOf, fromTag, topVia as parseTopVia } from '../../codec/sip/headers.ts';
+import { formatHost } from '../../codec/sip/uri.ts';
 import { BRANCH_MAGIC_COOKIE } from '../../lib/ids.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
 
@@ -10,9 +12,6 @@ import { err, ok, type Result } from '../../lib/result.ts';
  * parameter values are case-insensitive unless stated otherwise), methods case-sensitively
  * (§7.1), Call-ID byte by byte (§20.8). In the RFC 2543 fallback the Request-URI is compared
  * as written, not by §19.1.4 URI equality.
- *
- * The few header reads here (top Via, CSeq, Call-ID, tags) are minimal until the codec's
- * `topVia`/`cseqOf`/`callIdOf`/`fromTag` helpers land; they read `msg.headers` only.
  */
 
 /** Why no key could be made: a header the matching rules need is missing or malformed. */
@@ -30,53 +29,26 @@ interface TopVia {
   readonly branch: string | undefined;
 }
 
-function headerValue(msg: SipMessage, name: string): string | undefined {
-  return msg.headers.find((h) => h.name === name)?.value;
-}
-
 function keyError(reason: string): { readonly ok: false; readonly error: TransactionKeyError } {
   return err({ code: 'RAMPART_ERR_SIP_PARSE', reason });
 }
 
-/** Parses the first via-parm of the first Via header line (RFC 3261 §20.42). */
+/** The top Via as matching needs it: transport, sent-by (host lower-cased) and branch. */
 function topVia(msg: SipMessage): Result<TopVia, TransactionKeyError> {
-  const line = headerValue(msg, 'via');
-  if (line === undefined) return keyError('missing Via');
-  const comma = line.indexOf(',');
-  const first = comma === -1 ? line : line.slice(0, comma);
-  const [protocolAndSentBy = '', ...params] = first.split(';');
-  // sent-protocol LWS sent-by: "SIP / 2.0 / UDP host:port" with optional LWS around '/'.
-  const match = /^\s*SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z0-9.!%*_+`'~-]+)\s+(\S+)\s*$/i.exec(
-    protocolAndSentBy,
-  );
-  const transport = match?.[1];
-  const sentBy = match?.[2];
-  if (transport === undefined || sentBy === undefined) return keyError('invalid Via');
-  let branch: string | undefined;
-  for (const param of params) {
-    const eq = param.indexOf('=');
-    if (eq !== -1 && param.slice(0, eq).trim().toLowerCase() === 'branch') {
-      branch = param.slice(eq + 1).trim();
-    }
-  }
-  return ok({ transport: transport.toUpperCase(), sentBy: sentBy.toLowerCase(), branch });
+  const via = parseTopVia(msg);
+  if (!via.ok) return keyError(via.error.reason);
+  const host = formatHost(via.value.host.toLowerCase());
+  return ok({
+    transport: via.value.transport,
+    sentBy: via.value.port === undefined ? host : `${host}:${String(via.value.port)}`,
+    branch: via.value.branch,
+  });
 }
 
 function cseq(msg: SipMessage): Result<{ seq: string; method: string }, TransactionKeyError> {
-  const value = headerValue(msg, 'cseq');
-  const match = value === undefined ? null : /^(\d{1,10})\s+(\S+)$/.exec(value);
-  const seq = match?.[1];
-  const method = match?.[2];
-  if (seq === undefined || method === undefined) return keyError('invalid CSeq');
-  return ok({ seq: String(Number(seq)), method });
-}
-
-function tagOf(msg: SipMessage, name: 'from' | 'to'): string {
-  const value = headerValue(msg, name) ?? '';
-  // The tag is a header parameter: after the closing '>' when there is a name-addr.
-  const params = value.slice(value.lastIndexOf('>') + 1);
-  const match = /;\s*tag\s*=\s*([^;\s,]+)/i.exec(params);
-  return match?.[1] ?? '';
+  const parsed = cseqOf(msg);
+  if (!parsed.ok) return keyError('invalid CSeq');
+  return ok({ seq: String(parsed.value.seq), method: parsed.value.method });
 }
 
 /**
@@ -129,13 +101,13 @@ function serverKey(request: SipRequest, method: string): Result<string, Transact
   // its retransmissions and its ACK (an INVITE's To tag never changes between retransmissions).
   const cs = cseq(request);
   if (!cs.ok) return cs;
-  const callId = headerValue(request, 'call-id');
+  const callId = callIdOf(request);
   if (callId === undefined) return keyError('missing Call-ID');
   return ok(
     [
       's2543',
       request.requestUri,
-      tagOf(request, 'from'),
+      fromTag(request) ?? '',
       callId,
       cs.value.seq,
       method,
