@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     'start-rate': { type: 'string', default: '200' },
     'max-rate': { type: 'string', default: '6400' },
     children: { type: 'string', default: String(Math.max(2, cpus().length)) },
+    /** UDP uac: one socket per call (`-t un`, many clients) or one for all (`u1`). */
+    'udp-socket': { type: 'string', default: 'per-call' },
     out: { type: 'string', default: resolve(HERE, '../results/latest.json') },
   },
 });
@@ -159,13 +161,22 @@ async function runStepOnce(
       remote: proxy[transport],
       calls,
       rate,
+      socketPerCall: transport === 'udp' && args['udp-socket'] === 'per-call',
       timeoutSeconds: stepSeconds + 20,
       recvTimeoutMs: 5000,
       service: 'bench',
       // A multi-process proxy (Kamailio) may relay a 180 after the 200 over UDP: a UA ignores
       // such a late provisional, so sipp must not abort the call on it. A real error still
       // fails the call: the expected message never comes and -recv_timeout fires.
-      extraArgs: ['-default_behaviors', 'all,-abortunexp', '-max_recv_loops', '10000'],
+      extraArgs: [
+        '-default_behaviors',
+        'all,-abortunexp',
+        '-max_recv_loops',
+        '10000',
+        // One socket per call: stay under the open-files limit.
+        '-max_socket',
+        '10000',
+      ],
     });
   } finally {
     // Built-in uas holds each call 4 s after BYE (timewait); those are not failures here.
@@ -245,7 +256,11 @@ async function main(): Promise<void> {
       pass: 'every call successful, zero retransmissions at uac and uas, offered rate ≥ 85% of target',
       stepSeconds,
       budgetSecondsPerTransportPerProxy: budgetMs / 1000,
-      kamailioChildren: children,
+      workers: children,
+      udpUacSocket:
+        args['udp-socket'] === 'per-call'
+          ? 'one per call (sipp -t un): many clients, spread across workers by SO_REUSEPORT'
+          : 'one for all calls (sipp -t u1)',
     },
     results,
   };

@@ -10,6 +10,12 @@ domains: [example.test]
 # --data-dir overrides it.
 dataDir: ./rampart-data
 
+# Worker processes. 1 runs everything in one process. N > 1 (or auto: one per CPU
+# core) starts N workers that each run every service and share the listening ports
+# through SO_REUSEPORT: the kernel keeps each client (address and port) on one worker.
+# The main process supervises them (a worker that dies is restarted) and serves admin.
+workers: 1
+
 log:
   level: info            # trace | debug | info | warn | error | fatal
 

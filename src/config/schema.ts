@@ -106,6 +106,8 @@ export const configSchema = z
     /** SIP domains this deployment serves. */
     domains: z.array(domainName).min(1).default(['example.test']),
     dataDir: z.string().min(1).default('./rampart-data'),
+    /** Worker processes sharing the listening ports (SO_REUSEPORT); `auto`: one per core. */
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
     log: z
       .strictObject({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

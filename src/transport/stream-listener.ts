@@ -31,6 +31,12 @@ import { SIP_WS_SUBPROTOCOL } from './ws-connection.ts';
 export interface ListenOptions {
   readonly host: string;
   readonly port: number;
+  /**
+   * SO_REUSEPORT: several worker processes bind the same port and the kernel spreads
+   * clients (by their address and port) across them. The socket is always the process's
+   * own, never a handle shared through node:cluster's primary.
+   */
+  readonly reusePort?: boolean;
 }
 
 /** Certificate material a TLS or WSS listener presents and checks. */
@@ -178,7 +184,13 @@ export class StreamListener implements SecureSipListener {
         );
       };
       this.server.once('error', onError);
-      this.server.listen({ host: options.host, port: options.port }, () => {
+      const listenOptions = {
+        host: options.host,
+        port: options.port,
+        exclusive: true,
+        ...(options.reusePort === true ? { reusePort: true } : {}),
+      };
+      this.server.listen(listenOptions, () => {
         this.server.off('error', onError);
         const address = this.server.address();
         if (address === null || typeof address === 'string') {

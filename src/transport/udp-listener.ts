@@ -5,10 +5,7 @@ import { normalizeAddress, type Flow, type FlowAddress, type Rejection } from '.
 import type { ListenOptions, SipListener } from './stream-listener.ts';
 
 /** Options of a UDP listener. */
-export interface UdpListenOptions extends ListenOptions {
-  /** SO_REUSEPORT, so several processes can share the port (Linux, FreeBSD). */
-  readonly reusePort?: boolean;
-}
+export type UdpListenOptions = ListenOptions;
 
 /** What a UDP listener reports to the layer that owns it. */
 export interface UdpHost {
@@ -90,7 +87,9 @@ export class UdpListener implements SipListener {
         );
       };
       this.socket.once('error', onError);
-      this.socket.bind({ address: options.host, port: options.port }, () => {
+      // exclusive: a node:cluster worker owns its socket (with reusePort, the kernel spreads
+      // sources across workers) instead of sharing the primary's handle.
+      this.socket.bind({ address: options.host, port: options.port, exclusive: true }, () => {
         this.socket.off('error', onError);
         const address = this.socket.address();
         this.bound = { address: normalizeAddress(address.address), port: address.port };

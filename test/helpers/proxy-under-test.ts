@@ -36,7 +36,7 @@ export interface ProxyStartOptions {
   readonly nextHop: string;
   /** Request-URI domains routed to `nextHop` (sipp's built-in uac uses 127.0.0.1). */
   readonly domains: readonly string[];
-  /** Worker processes where the proxy has that knob (Kamailio). */
+  /** Worker processes (Kamailio `children`, Rampart `workers`). */
   readonly children?: number;
   /** Also listen on TLS / WS / WSS. */
   readonly secure?: boolean;
@@ -113,6 +113,7 @@ export const startKamailioProxy: ProxyFactory = async (options) => {
  */
 export function rampartProxyConfig(options: ProxyStartOptions): Record<string, unknown> {
   return {
+    ...(options.children === undefined ? {} : { workers: options.children }),
     'access-edge': {
       external: { host: LOCALHOST, udp: 0, tcp: 0, tls: 0, ws: 0, wss: 0 },
       routes: options.domains.map((domain) => ({ domain, nextHop: options.nextHop })),

@@ -38,6 +38,11 @@ export interface SippOptions {
   readonly service?: string;
   /** Generic `[keyword]` values (`-key`). */
   readonly keys?: Readonly<Record<string, string>>;
+  /**
+   * One socket (UDP) or connection (TCP) per call (`-t un` / `-t tn`) instead of one for all
+   * calls: many clients, as an edge sees them, rather than one busy peer.
+   */
+  readonly socketPerCall?: boolean;
   /** Extra raw arguments, appended last. */
   readonly extraArgs?: readonly string[];
   /** Name used in error messages. */
@@ -126,7 +131,7 @@ function buildArgs(options: SippOptions, statFile: string): string[] {
   else args.push('-sf', resolve(SCENARIO_DIR, options.scenario.file));
   args.push(
     '-t',
-    options.transport === 'udp' ? 'u1' : 't1',
+    (options.transport === 'udp' ? 'u' : 't') + (options.socketPerCall === true ? 'n' : '1'),
     '-i',
     '127.0.0.1',
     '-p',

@@ -101,18 +101,39 @@ export function validateProxyRequest(
 export function loopHash(request: SipRequest): string {
   const cached = loopHashes.get(request);
   if (cached !== undefined) return cached;
-  const hash = createHash('sha1');
-  hash.update(request.requestUri);
-  hash.update('\0' + (fromTag(request) ?? ''));
-  hash.update('\0' + (toTag(request) ?? ''));
-  hash.update('\0' + (header(request, 'call-id') ?? ''));
   const cseq = cseqOf(request);
-  hash.update('\0' + (cseq.ok ? String(cseq.value.seq) : ''));
-  hash.update('\0' + (header(request, 'proxy-require') ?? ''));
-  hash.update('\0' + (header(request, 'proxy-authorization') ?? ''));
-  const value = hash.digest('base64url').slice(0, 12).replace(/[-_]/g, 'x');
+  const fields = [
+    request.requestUri,
+    fromTag(request) ?? '',
+    toTag(request) ?? '',
+    header(request, 'call-id') ?? '',
+    cseq.ok ? String(cseq.value.seq) : '',
+    header(request, 'proxy-require') ?? '',
+    header(request, 'proxy-authorization') ?? '',
+  ].join('\0');
+  const value = hash64(fields);
   loopHashes.set(request, value);
   return value;
+}
+
+/**
+ * Two independent 32-bit FNV-1a lanes over a string, as 12 base-36 characters. Loop
+ * detection needs equality of a request with itself, not collision resistance: a crafted
+ * collision only makes the crafter's own request look looped (482).
+ */
+function hash64(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    a = Math.imul(a ^ code, 0x01000193);
+    b = Math.imul(b ^ code, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return (
+    (a >>> 0).toString(36).padStart(7, '0').slice(-6) +
+    (b >>> 0).toString(36).padStart(7, '0').slice(-6)
+  );
 }
 
 // Validation and forwarding both need the hash of one request: compute it once.
@@ -241,8 +262,10 @@ export function nextHopOf(routed: RoutedRequest): Result<SipUri, ProxyRejection>
 export interface ForwardOptions {
   /** The interface the request arrived on. */
   readonly inbound: ProxyInterface;
-  /** The interface it leaves on. */
+  /** The interface it leaves on (Record-Route). */
   readonly outbound: ProxyInterface;
+  /** The interface our Via names, when not `outbound` (a socket private to this process). */
+  readonly via?: ProxyInterface;
   /** The branch for our Via (see {@link newProxyBranch}). */
   readonly branch: string;
   /** Whether to add Record-Route (§16.6 item 4). */
@@ -333,7 +356,7 @@ export function planForward(
   edits.push({
     type: 'insert-header',
     name: 'Via',
-    value: viaValue(options.outbound, options.branch),
+    value: viaValue(options.via ?? options.outbound, options.branch),
     ...(firstHeader === undefined ? {} : { before: firstHeader }),
   });
   const nextHop = parseSipUri(nextHopText);

@@ -106,10 +106,24 @@ export function sipMetrics(registry: Registry, service: string): SipMetrics {
     'PRACK',
     'response',
   ]);
+  // Every message is counted: keep one labelled child per (direction, kind) instead of
+  // hashing a label object per message.
+  const children = new Map<string, { inc(): void }>();
   return {
     message(direction, kind) {
-      const label = KNOWN.has(kind) ? kind : /^\d{3}$/.test(kind) ? `${kind[0] ?? ''}xx` : 'other';
-      messages.inc({ service, direction, kind: label });
+      const key = `${direction} ${kind}`;
+      let child = children.get(key);
+      if (child === undefined) {
+        const label = KNOWN.has(kind)
+          ? kind
+          : /^\d{3}$/.test(kind)
+            ? `${kind[0] ?? ''}xx`
+            : 'other';
+        child = messages.labels({ service, direction, kind: label });
+        // Bounded: statuses are 3 digits and unknown methods map to one cached "other" key.
+        if (children.size < 2048) children.set(key, child);
+      }
+      child.inc();
     },
     dropped(reason: ProxyDropReason) {
       drops.inc({ service, reason });

@@ -101,6 +101,13 @@ export interface SipProxyEngineOptions {
   readonly logger: Logger;
   readonly observer?: ProxyObserver;
   readonly clock?: Clock;
+  /**
+   * A UDP socket of this process alone, for requests forwarded over UDP: it goes in their
+   * Via, so responses come back to the process holding the client transaction when several
+   * worker processes share the public port (SO_REUSEPORT). Record-Route keeps the public
+   * listener.
+   */
+  readonly udpOutbound?: ProxyListener;
 }
 
 interface Branch {
@@ -167,6 +174,7 @@ export class SipProxyEngine {
       ...(options.localNames ?? []).map((n) => n.toLowerCase()),
     ]);
     const ports = new Set<number>(options.listeners.map((l) => l.port));
+    if (options.udpOutbound !== undefined) ports.add(options.udpOutbound.port);
     this.identity = {
       isLocalUri: (uri: SipUri) =>
         uri.user === undefined &&
@@ -447,6 +455,13 @@ export class SipProxyEngine {
     return result.ok ? result.value : [];
   }
 
+  /** The listener our Via names for a hop: the private UDP socket when there is one. */
+  private viaListener(hop: ResolvedHop): ProxyListener {
+    return hop.target.transport === 'udp'
+      ? (this.options.udpOutbound ?? hop.outbound)
+      : hop.outbound;
+  }
+
   private listenerFor(transport: SipTransport): ProxyListener | undefined {
     return this.options.listeners.find((l) => l.transport === transport);
   }
@@ -467,7 +482,7 @@ export class SipProxyEngine {
 
   private sendTo(target: LocatedTarget, flowId: string | undefined, data: Buffer): boolean {
     if (target.transport === 'udp') {
-      const listener = this.listenerFor('udp');
+      const listener = this.options.udpOutbound ?? this.listenerFor('udp');
       if (listener === undefined) return false;
       return this.options.transport.sendUdp(listener.listenerId, target.address, target.port, data);
     }
@@ -553,6 +568,7 @@ export class SipProxyEngine {
     const plan = planForward(request, routed, {
       inbound,
       outbound: hop.outbound,
+      via: this.viaListener(hop),
       branch: branchValue,
       recordRoute: this.options.recordRoute,
     });
@@ -621,6 +637,7 @@ export class SipProxyEngine {
     const plan = planForward(request, routed.value, {
       inbound,
       outbound: hop.outbound,
+      via: this.viaListener(hop),
       branch: statelessBranch(via.ok ? (via.value.branch ?? '') : ''),
       recordRoute: false,
     });

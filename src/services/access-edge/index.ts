@@ -58,6 +58,12 @@ export interface StartAccessEdgeOptions {
   readonly tls: AccessEdgeTls;
   readonly logger: Logger;
   readonly registry: Registry;
+  /**
+   * Set when this process is one of several workers sharing the listening ports
+   * (SO_REUSEPORT): `ports` are the ports the first worker bound (they replace ephemeral
+   * zeroes), and requests forwarded over UDP leave from a socket of this worker alone.
+   */
+  readonly worker?: { readonly ports: Readonly<Partial<Record<SipTransport, number>>> };
 }
 
 const TRANSPORTS: readonly SipTransport[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
@@ -95,11 +101,14 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
   const listeners: ProxyListener[] = [];
   const endpoints: Endpoint[] = [];
   const secure: SecureSipListener[] = [];
+  let udpOutbound: ProxyListener | undefined;
   try {
+    const reusePort = options.worker !== undefined;
     for (const name of TRANSPORTS) {
-      const port = config.external[name];
-      if (port === null) continue;
-      const tlsOptions = { host, port, key: options.tls.key, cert: options.tls.cert };
+      const configured = config.external[name];
+      if (configured === null) continue;
+      const port = options.worker?.ports[name] ?? configured;
+      const tlsOptions = { host, port, reusePort, key: options.tls.key, cert: options.tls.cert };
       let listener: SipListener;
       if (name === 'tls' || name === 'wss') {
         const secureListener =
@@ -111,10 +120,10 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
       } else {
         listener =
           name === 'udp'
-            ? await transport.listenUdp({ host, port })
+            ? await transport.listenUdp({ host, port, reusePort })
             : name === 'tcp'
-              ? await transport.listenTcp({ host, port })
-              : await transport.listenWs({ host, port });
+              ? await transport.listenTcp({ host, port, reusePort })
+              : await transport.listenWs({ host, port, reusePort });
       }
       listeners.push({
         listenerId: listener.id,
@@ -129,6 +138,15 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
         host: listener.local.address,
         port: listener.local.port,
       });
+    }
+    if (options.worker !== undefined && config.external.udp !== null) {
+      const own = await transport.listenUdp({ host, port: 0 });
+      udpOutbound = {
+        listenerId: own.id,
+        transport: 'udp',
+        host: advertised,
+        port: own.local.port,
+      };
     }
   } catch (error) {
     await transport.close();
@@ -154,6 +172,7 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
     tlsCa: options.tls.ca,
     logger: log,
     observer: metrics,
+    ...(udpOutbound === undefined ? {} : { udpOutbound }),
   });
   metrics.collect(() => ({ ...engine.stats(), connections: transport.stats().connections }));
   let closing: Promise<void> | undefined;

@@ -16,12 +16,19 @@ export interface StartAdminOptions {
   readonly version: string;
   /** Every endpoint of the process, this one included. */
   readonly getEndpoints: () => readonly Endpoint[];
-  /** Per-service counters. */
-  readonly getStatus: () => Readonly<Record<string, Readonly<Record<string, number | string>>>>;
+  /** Per-service counters (gathered from the workers when there are several). */
+  readonly getStatus: () => AdminStatus | Promise<AdminStatus>;
+  /** The Prometheus text; default: `registry.metrics()` (a primary aggregates its workers). */
+  readonly metrics?: () => Promise<string>;
+  /** With several worker processes: one entry per worker (pid, restarts, its counters). */
+  readonly getWorkers?: () => Promise<readonly unknown[]>;
   /** False while starting or draining: /readyz answers 503. */
   readonly isReady: () => boolean;
   readonly logger: Logger;
 }
+
+/** What `/api/status` lists under `services` (and `workers`, with several processes). */
+export type AdminStatus = Readonly<Record<string, unknown>>;
 
 function send(
   res: ServerResponse,
@@ -58,7 +65,13 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningSer
         else send(res, 503, 'text/plain', 'not ready\n', head);
         return;
       case '/metrics':
-        send(res, 200, options.registry.contentType, await options.registry.metrics(), head);
+        send(
+          res,
+          200,
+          options.registry.contentType,
+          await (options.metrics ?? (() => options.registry.metrics()))(),
+          head,
+        );
         return;
       case '/api/status':
         send(
@@ -70,7 +83,8 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningSer
             uptimeSeconds: Math.round((Date.now() - started) / 1000),
             ready: options.isReady(),
             endpoints: options.getEndpoints(),
-            services: options.getStatus(),
+            services: await options.getStatus(),
+            ...(options.getWorkers === undefined ? {} : { workers: await options.getWorkers() }),
           }),
           head,
         );

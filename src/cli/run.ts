@@ -1,0 +1,188 @@
+/**
+ * The steps every `rampart start` process shares, whether it runs alone, as a supervising
+ * primary or as a worker: TLS material, the services, the start banner and endpoints.json,
+ * crash and signal handling.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { RampartConfig } from '../config/index.ts';
+import type { Endpoint, RunningService } from '../lib/endpoint.ts';
+import { RampartError } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import { startAccessEdge } from '../services/access-edge/index.ts';
+import { loadTlsMaterial, type TlsMaterial } from '../store/tls-material.ts';
+import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
+
+/** Extra time after the drain deadline before a stuck shutdown is abandoned. */
+export const SHUTDOWN_GRACE_MS = 2000;
+
+/** Formats endpoints as an aligned table (IPv6 hosts in brackets). */
+export function endpointTable(endpoints: readonly Endpoint[]): string {
+  const rows = endpoints.map((e) => [
+    e.service,
+    e.side,
+    e.transport,
+    e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`,
+  ]);
+  const header = ['SERVICE', 'SIDE', 'TRANSPORT', 'ADDRESS'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** Writes `endpoints.json` atomically, so a reader never sees half a file. */
+function writeEndpoints(dataDir: string, endpoints: readonly Endpoint[]): string {
+  const path = join(dataDir, 'endpoints.json');
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(endpoints, null, 2) + '\n');
+  renameSync(temporary, path);
+  return path;
+}
+
+/** Writes endpoints.json and prints the start banner with the endpoint table. */
+export function announceStarted(
+  config: RampartConfig,
+  version: string,
+  endpoints: readonly Endpoint[],
+  tls: TlsMaterial,
+): void {
+  const endpointsPath = writeEndpoints(config.dataDir, endpoints);
+  process.stdout.write(
+    `Rampart ${version} started\n${endpointTable(endpoints)}\n` +
+      (tls.caPath === ''
+        ? 'CA certificate: none configured (tls.caFile)\n'
+        : `CA certificate (trust it in clients): ${tls.caPath}\n`) +
+      `Endpoints: ${endpointsPath}\n`,
+  );
+}
+
+/** Error text for a log line. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Flushes the log and exits: the one way a `rampart start` process ends. */
+export type Exit = (code: ExitCode) => never;
+
+/** Logs uncaught errors and exits 70, as every `rampart start` process does. */
+export function exitOnCrash(logger: Logger, exit: Exit): void {
+  process.on('uncaughtException', (error) => {
+    logger.error({ error: describe(error), stack: error.stack }, 'internal error');
+    exit(EXIT_CODES.INTERNAL);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ error: describe(reason) }, 'internal error (unhandled rejection)');
+    exit(EXIT_CODES.INTERNAL);
+  });
+}
+
+/** Creates the data directory and loads (or generates) the TLS material; exits on failure. */
+export async function prepareTls(config: RampartConfig, exit: Exit): Promise<TlsMaterial> {
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+    return await loadTlsMaterial({
+      dataDir: config.dataDir,
+      certFile: config.tls.certFile,
+      keyFile: config.tls.keyFile,
+      caFile: config.tls.caFile,
+      names: [...config.tls.names, ...config.domains],
+    });
+  } catch (error) {
+    const configured = config.tls.certFile !== null && error instanceof RampartError;
+    process.stderr.write(`rampart: ${describe(error)}\n`);
+    return exit(configured ? EXIT_CODES.CONFIG : EXIT_CODES.FAILURE);
+  }
+}
+
+/** Options of {@link startServices}. */
+export interface StartServicesOptions {
+  readonly config: RampartConfig;
+  readonly tls: TlsMaterial;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Set in a worker process: the ports the first worker bound, by `service/side/transport`. */
+  readonly workerPorts?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Starts every enabled service except admin, in order; on failure stops those already
+ * started and rethrows.
+ */
+export async function startServices(options: StartServicesOptions): Promise<RunningService[]> {
+  const { config, tls, logger, registry, workerPorts } = options;
+  const services: RunningService[] = [];
+  const portsOf = (prefix: string): Record<string, number> =>
+    Object.fromEntries(
+      Object.entries(workerPorts ?? {})
+        .filter(([key]) => key.startsWith(prefix))
+        .map(([key, port]) => [key.slice(prefix.length), port]),
+    );
+  try {
+    if (config['access-edge'].enabled) {
+      services.push(
+        await startAccessEdge({
+          config: config['access-edge'],
+          domains: config.domains,
+          tls,
+          logger,
+          registry,
+          ...(workerPorts === undefined
+            ? {}
+            : { worker: { ports: portsOf('access-edge/external/') } }),
+        }),
+      );
+    }
+  } catch (error) {
+    await Promise.all(services.map((service) => service.close(Date.now()))).catch(() => undefined);
+    throw error;
+  }
+  return services;
+}
+
+/** The key under which a worker's bound port is handed to the next workers. */
+export function endpointKey(endpoint: Endpoint): string {
+  return `${endpoint.service}/${endpoint.side}/${endpoint.transport}`;
+}
+
+/**
+ * On the first SIGTERM/SIGINT: `stop(deadline)`, then exit 0 (1 if it failed or overran
+ * the deadline by more than the grace). A second signal exits 1 at once.
+ */
+export function onStopSignal(
+  logger: Logger,
+  exit: Exit,
+  drainTimeoutMs: number,
+  stop: (deadlineMs: number) => Promise<void>,
+): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ event: 'stop-forced', signal }, 'second signal: stopping now');
+      exit(EXIT_CODES.FAILURE);
+    }
+    stopping = true;
+    const deadline = Date.now() + drainTimeoutMs;
+    logger.info({ event: 'stopping', signal }, 'stopping: draining in-flight transactions');
+    setTimeout(() => {
+      logger.error({ event: 'stop-timeout' }, 'shutdown did not finish in time');
+      exit(EXIT_CODES.FAILURE);
+    }, drainTimeoutMs + SHUTDOWN_GRACE_MS).unref();
+    stop(deadline).then(
+      () => {
+        logger.info({ event: 'stopped' }, 'stopped');
+        exit(EXIT_CODES.OK);
+      },
+      (error: unknown) => {
+        logger.error({ error: describe(error) }, 'shutdown failed');
+        exit(EXIT_CODES.FAILURE);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
