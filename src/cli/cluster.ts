@@ -21,7 +21,7 @@ import { createLogger } from './logger.ts';
 import {
   announceStarted,
   describe,
-  endpointKey,
+  endpointKeys,
   exitOnCrash,
   onStopSignal,
   prepareTls,
@@ -32,6 +32,7 @@ import {
 /** Environment variables the primary hands to a worker. */
 const ENV_INDEX = 'RAMPART_WORKER_INDEX';
 const ENV_PORTS = 'RAMPART_WORKER_PORTS';
+const ENV_COUNT = 'RAMPART_WORKER_COUNT';
 
 /** How long the primary waits for a worker's status answer. */
 const STATUS_TIMEOUT_MS = 1000;
@@ -79,7 +80,8 @@ export function workerCount(setting: number | 'auto'): number {
 /** A worker: every service, ports shared with SO_REUSEPORT, reporting to the primary. */
 export async function runWorker(config: RampartConfig): Promise<void> {
   const index = Number(process.env[ENV_INDEX] ?? '0');
-  const workerPorts = JSON.parse(process.env[ENV_PORTS] ?? '{}') as Record<string, number>;
+  const count = Number(process.env[ENV_COUNT] ?? '1');
+  const ports = JSON.parse(process.env[ENV_PORTS] ?? '{}') as Record<string, number>;
   const { logger: root, flush } = createLogger(config.log.level);
   const logger = root.child({ worker: index });
   const exit: Exit = (code) => {
@@ -94,7 +96,13 @@ export async function runWorker(config: RampartConfig): Promise<void> {
   const registry = createServicesRegistry({ clusterWorker: true });
   let services: RunningService[];
   try {
-    services = await startServices({ config, tls, logger, registry, workerPorts });
+    services = await startServices({
+      config,
+      tls,
+      logger,
+      registry,
+      worker: { index, count, ports },
+    });
   } catch (error) {
     logger.error({ error: describe(error) }, 'worker startup failed');
     send({ type: 'rampart:failed', error: describe(error) });
@@ -192,6 +200,7 @@ export async function runPrimary(
       const worker = cluster.fork({
         [ENV_INDEX]: String(index),
         [ENV_PORTS]: JSON.stringify(workerPorts),
+        [ENV_COUNT]: String(count),
       });
       const onMessage = (message: unknown): void => {
         if (!isWorkerMessage(message)) return;
@@ -246,7 +255,7 @@ export async function runPrimary(
   try {
     const first = await fork(0);
     serviceEndpoints = first.endpoints;
-    workerPorts = Object.fromEntries(serviceEndpoints.map((e) => [endpointKey(e), e.port]));
+    workerPorts = endpointKeys(serviceEndpoints);
     slots.push({ index: 0, worker: first.worker, restarts: 0 });
     const others = await Promise.all(Array.from({ length: count - 1 }, (_, i) => fork(i + 1)));
     others.forEach(({ worker }, i) => slots.push({ index: i + 1, worker, restarts: 0 }));

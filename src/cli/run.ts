@@ -11,6 +11,7 @@ import type { Endpoint, RunningService } from '../lib/endpoint.ts';
 import { RampartError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { startAccessEdge } from '../services/access-edge/index.ts';
+import { startAvEdge } from '../services/av-edge/index.ts';
 import { loadTlsMaterial, type TlsMaterial } from '../store/tls-material.ts';
 import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
 
@@ -105,8 +106,15 @@ export interface StartServicesOptions {
   readonly tls: TlsMaterial;
   readonly logger: Logger;
   readonly registry: Registry;
-  /** Set in a worker process: the ports the first worker bound, by `service/side/transport`. */
-  readonly workerPorts?: Readonly<Record<string, number>>;
+  /**
+   * Set in a worker process: its index, the number of workers, and the ports the first
+   * worker bound, by {@link endpointKeys} (`service/side/transport/n`).
+   */
+  readonly worker?: {
+    readonly index: number;
+    readonly count: number;
+    readonly ports: Readonly<Record<string, number>>;
+  };
 }
 
 /**
@@ -114,11 +122,11 @@ export interface StartServicesOptions {
  * started and rethrows.
  */
 export async function startServices(options: StartServicesOptions): Promise<RunningService[]> {
-  const { config, tls, logger, registry, workerPorts } = options;
+  const { config, tls, logger, registry, worker } = options;
   const services: RunningService[] = [];
   const portsOf = (prefix: string): Record<string, number> =>
     Object.fromEntries(
-      Object.entries(workerPorts ?? {})
+      Object.entries(worker?.ports ?? {})
         .filter(([key]) => key.startsWith(prefix))
         .map(([key, port]) => [key.slice(prefix.length), port]),
     );
@@ -131,9 +139,32 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           tls,
           logger,
           registry,
-          ...(workerPorts === undefined
+          ...(worker === undefined
             ? {}
-            : { worker: { ports: portsOf('access-edge/external/') } }),
+            : {
+                worker: {
+                  ports: Object.fromEntries(
+                    Object.entries(portsOf('access-edge/external/')).map(([key, port]) => [
+                      key.replace(/\/0$/, ''),
+                      port,
+                    ]),
+                  ),
+                },
+              }),
+        }),
+      );
+    }
+    if (config['av-edge'].enabled) {
+      services.push(
+        await startAvEdge({
+          config: config['av-edge'],
+          domains: config.domains,
+          tls,
+          logger,
+          registry,
+          ...(worker === undefined
+            ? {}
+            : { worker: { index: worker.index, count: worker.count, ports: portsOf('av-edge/') } }),
         }),
       );
     }
@@ -144,9 +175,20 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   return services;
 }
 
-/** The key under which a worker's bound port is handed to the next workers. */
-export function endpointKey(endpoint: Endpoint): string {
-  return `${endpoint.service}/${endpoint.side}/${endpoint.transport}`;
+/**
+ * The keys under which the first worker's bound ports are handed to the next workers:
+ * `service/side/transport/n`, n counting listeners of the same kind (two TLS ports: 0, 1).
+ */
+export function endpointKeys(endpoints: readonly Endpoint[]): Record<string, number> {
+  const keys: Record<string, number> = {};
+  const seen = new Map<string, number>();
+  for (const endpoint of endpoints) {
+    const base = `${endpoint.service}/${endpoint.side}/${endpoint.transport}`;
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    keys[`${base}/${String(n)}`] = endpoint.port;
+  }
+  return keys;
 }
 
 /**

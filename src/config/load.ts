@@ -158,6 +158,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Result<RampartConfi
     for (const transport of ['udp', 'tcp', 'tls', 'ws', 'wss'] as const) {
       if (external[transport] !== null) external[transport] = 0;
     }
+    const av = config['av-edge'];
+    if (av.external.udp !== null) av.external.udp = 0;
+    if (av.external.tcp !== null) av.external.tcp = 0;
+    const tls = av.external.tls;
+    if (tls !== null) av.external.tls = Array.isArray(tls) ? tls.map(() => 0) : 0;
+    if (av.internal.udp !== null) av.internal.udp = 0;
+    if (av.internal.tcp !== null) av.internal.tcp = 0;
   }
   return ok(deepFreeze<RampartConfig>(config));
 }

@@ -100,6 +100,124 @@ const accessEdgeSchema = z
   })
   .prefault({});
 
+/** A CIDR (`192.0.2.0/24`, `2001:db8::/32`), a single address, or a `start-end` range. */
+const addressRange = z.string().refine((text) => {
+  const [start, end, extra] = text.split('-');
+  if (extra !== undefined) return false;
+  if (end !== undefined) return isIP(start ?? '') !== 0 && isIP(end) !== 0;
+  const [address, bits, more] = text.split('/');
+  if (more !== undefined || isIP(address ?? '') === 0) return false;
+  if (bits === undefined) return true;
+  const max = isIP(address ?? '') === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+}, 'a CIDR (192.0.2.0/24), an address, or a start-end range');
+
+/** A TLS listener: one port, several (5349 and 443), or null for none. */
+const tlsPorts = z.union([port, z.array(port).min(1)]).nullable();
+
+const avEdgeSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Realm of the long-term credentials; default: the first of `domains`. */
+    realm: domainName.nullable().default(null),
+    external: z
+      .strictObject({
+        host: hostOrAddress.default('127.0.0.1'),
+        /** Address clients see for relayed candidates (XOR-RELAYED-ADDRESS) behind a 1:1 NAT. */
+        advertisedHost: hostOrAddress.nullable().default(null),
+        udp: optionalPort.default(3478),
+        tcp: optionalPort.default(3478),
+        tls: tlsPorts.default(5349),
+      })
+      .prefault({}),
+    internal: z
+      .strictObject({
+        host: hostOrAddress.default('127.0.0.1'),
+        advertisedHost: hostOrAddress.nullable().default(null),
+        udp: optionalPort.default(3479),
+        tcp: optionalPort.default(3479),
+      })
+      .prefault({}),
+    /** Relay transport addresses are taken from this port range, on the side's host. */
+    relay: z
+      .strictObject({
+        minPort: port.default(50000),
+        maxPort: port.default(59999),
+      })
+      .prefault({})
+      .refine((relay) => relay.minPort > 0 && relay.minPort <= relay.maxPort, {
+        error: 'relay.minPort must be > 0 and <= relay.maxPort',
+      }),
+    auth: z
+      .strictObject({
+        /**
+         * TURN REST API shared secrets (username `<expiry>:<user>`, password
+         * base64(HMAC-SHA1(secret, username))). All are accepted; the first issues credentials.
+         */
+        secrets: z.array(z.string().min(16, 'at least 16 characters')).default([]),
+        /** Static long-term users. */
+        users: z
+          .array(
+            z.strictObject({ username: z.string().min(1).max(508), password: z.string().min(1) }),
+          )
+          .default([]),
+        /** Lifetime of credentials `rampart turn credentials` issues. */
+        credentialTtlSeconds: z.number().int().min(60).max(604800).default(86400),
+        /** Nonces expire after this long (438 Stale Nonce). */
+        nonceLifetimeSeconds: z.number().int().min(30).max(86400).default(600),
+        /** An allocation ends when the REST credential that created it expires. */
+        strictExpiry: z.boolean().default(true),
+      })
+      .prefault({}),
+    allocations: z
+      .strictObject({
+        defaultLifetimeSeconds: z.number().int().min(60).default(600),
+        maxLifetimeSeconds: z.number().int().min(60).default(3600),
+        /** Allocations one user may hold at once (486 beyond). */
+        perUser: z.number().int().min(1).default(100),
+        /** Allocations this server holds at once (508 beyond). */
+        total: z.number().int().min(1).default(20000),
+      })
+      .prefault({}),
+    bandwidth: z
+      .strictObject({
+        /** Bytes per second one allocation may relay (0: no cap). */
+        perAllocationBytesPerSecond: z.number().int().min(0).default(0),
+        /** Bytes per second the whole server relays (0: no cap). */
+        totalBytesPerSecond: z.number().int().min(0).default(0),
+      })
+      .prefault({}),
+    /**
+     * Which peers may be relayed to. Loopback, private, link-local, multicast, broadcast,
+     * unspecified and reserved ranges are refused unless allowed here; `deny` always wins.
+     */
+    peers: z
+      .strictObject({
+        allow: z.array(addressRange).default([]),
+        deny: z.array(addressRange).default([]),
+        allowLoopback: z.boolean().default(false),
+        allowPrivate: z.boolean().default(false),
+      })
+      .prefault({}),
+    /** Other A/V Edges to send clients to (300 Try Alternate) once `redirectAbove` is reached. */
+    alternateServers: z
+      .array(z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-f:.]+\]:\d{1,5}$/i, 'host:port'))
+      .default([]),
+    redirectAbove: z.number().int().min(0).default(0),
+    limits: z
+      .strictObject({
+        /** Unauthenticated 401 answers per second to one source address. */
+        challengesPerSecondPerSource: z.number().int().min(1).default(20),
+        maxConnectionsPerIp: z.number().int().min(1).default(100),
+        maxConnections: z.number().int().min(1).default(10000),
+        handshakeTimeoutMs: z.number().int().min(100).default(5000),
+        /** A TCP/TLS client that has not allocated within this time is closed. */
+        allocateTimeoutMs: z.number().int().min(100).default(10000),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 /** The whole configuration file. */
 export const configSchema = z
   .strictObject({
@@ -132,14 +250,20 @@ export const configSchema = z
       .strictObject({ drainTimeoutMs: z.number().int().min(0).default(5000) })
       .prefault({}),
     'access-edge': accessEdgeSchema,
+    'av-edge': avEdgeSchema,
   })
   .superRefine((config, context) => {
     // Stream listeners (TCP, TLS, WS, WSS, the admin HTTP) cannot share a fixed port on one
     // host; UDP and TCP can. The issue is reported at the second key, naming the first.
     const owners = new Map<string, string>();
-    const claim = (host: string, listenerPort: number | null, path: readonly string[]): void => {
+    const claim = (
+      host: string,
+      listenerPort: number | null,
+      path: readonly string[],
+      kind: 'stream' | 'udp' = 'stream',
+    ): void => {
       if (listenerPort === null || listenerPort === 0) return;
-      const key = `${host}|${listenerPort}`;
+      const key = `${kind}|${host}|${listenerPort}`;
       const owner = owners.get(key);
       if (owner === undefined) {
         owners.set(key, path.join('.'));
@@ -155,6 +279,23 @@ export const configSchema = z
     const external = config['access-edge'].external;
     for (const transport of ['tcp', 'tls', 'ws', 'wss'] as const) {
       claim(external.host, external[transport], ['access-edge', 'external', transport]);
+    }
+    const av = config['av-edge'];
+    if (av.enabled) {
+      claim(av.external.host, av.external.tcp, ['av-edge', 'external', 'tcp']);
+      const tls = av.external.tls;
+      (Array.isArray(tls) ? tls : [tls]).forEach((tlsPort, i) => {
+        claim(av.external.host, tlsPort, [
+          'av-edge',
+          'external',
+          'tls',
+          ...(Array.isArray(tls) ? [String(i)] : []),
+        ]);
+      });
+      claim(av.internal.host, av.internal.tcp, ['av-edge', 'internal', 'tcp']);
+      claim(external.host, external.udp, ['access-edge', 'external', 'udp'], 'udp');
+      claim(av.external.host, av.external.udp, ['av-edge', 'external', 'udp'], 'udp');
+      claim(av.internal.host, av.internal.udp, ['av-edge', 'internal', 'udp'], 'udp');
     }
   });
 
@@ -177,6 +318,8 @@ export type AccessEdgeConfig = RampartConfig['access-edge'];
 export type SipListenersConfig = AccessEdgeConfig['external'];
 /** One static next-hop route. */
 export type RouteConfig = AccessEdgeConfig['routes'][number];
+/** The `av-edge` section: what `startAvEdge` receives. */
+export type AvEdgeConfig = RampartConfig['av-edge'];
 /** The `tls` section. */
 export type TlsConfig = RampartConfig['tls'];
 /** The `admin` section. */

@@ -1,0 +1,96 @@
+/**
+ * Where a TURN client is and how to reach it: a UDP source on one of our listening sockets,
+ * or a TCP/TLS connection (RFC 8656 §3.1). The relay path sends through this, so it is kept
+ * small: no per-packet allocation beyond what framing needs.
+ */
+import type { Socket as UdpSocket } from 'node:dgram';
+import type { Socket } from 'node:net';
+import type { FiveTuple, TurnTransport } from '../../proto/turn/index.ts';
+
+/** A client of the TURN server. */
+export interface ClientFlow {
+  readonly transport: TurnTransport;
+  readonly fiveTuple: FiveTuple;
+  /** `address port` of the client; the per-listener key of its allocation over UDP. */
+  readonly clientKey: string;
+  readonly clientAddress: string;
+  readonly clientPort: number;
+  readonly family: 4 | 6;
+  /** Streams pad ChannelData to 4 bytes (RFC 8656 §12.5); datagrams need not. */
+  readonly framing: 'datagram' | 'stream';
+  /** Sends one message (or its parts, sent back to back); false when the flow is gone. */
+  send(parts: Buffer | readonly Buffer[]): boolean;
+  /** Closes a stream flow; no-op for UDP. */
+  close(): void;
+}
+
+/** A client reached through a UDP listening socket. */
+export function udpClientFlow(
+  socket: UdpSocket,
+  local: { readonly address: string; readonly port: number },
+  address: string,
+  port: number,
+  family: 4 | 6,
+): ClientFlow {
+  const clientKey = `${address} ${port}`;
+  return {
+    transport: 'udp',
+    fiveTuple: {
+      transport: 'udp',
+      clientAddress: address,
+      clientPort: port,
+      serverAddress: local.address,
+      serverPort: local.port,
+    },
+    clientKey,
+    clientAddress: address,
+    clientPort: port,
+    family,
+    framing: 'datagram',
+    send(parts) {
+      // A list is sent as one datagram, gathered by the kernel: no copy here.
+      socket.send(parts as Buffer | Buffer[], port, address);
+      return true;
+    },
+    close() {
+      // Nothing to close: the listening socket is shared.
+    },
+  };
+}
+
+/** A client on a TCP or TLS connection. */
+export function streamClientFlow(
+  socket: Socket,
+  transport: 'tcp' | 'tls',
+  local: { readonly address: string; readonly port: number },
+  address: string,
+  port: number,
+  family: 4 | 6,
+): ClientFlow {
+  return {
+    transport,
+    fiveTuple: {
+      transport,
+      clientAddress: address,
+      clientPort: port,
+      serverAddress: local.address,
+      serverPort: local.port,
+    },
+    clientKey: `${address} ${port}`,
+    clientAddress: address,
+    clientPort: port,
+    family,
+    framing: 'stream',
+    send(parts) {
+      if (socket.destroyed || !socket.writable) return false;
+      if (Buffer.isBuffer(parts)) return socket.write(parts) || true;
+      socket.cork();
+      for (const part of parts) socket.write(part);
+      socket.uncork();
+      return true;
+    },
+    close() {
+      socket.destroy();
+    },
+  };
+}
