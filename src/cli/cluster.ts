@@ -24,7 +24,9 @@ import {
   endpointKeys,
   exitOnCrash,
   onStopSignal,
+  mergeActionResults,
   prepareTls,
+  runServiceAction,
   startServices,
   type Exit,
 } from './run.ts';
@@ -47,10 +49,17 @@ type WorkerMessage =
       readonly type: 'rampart:status';
       readonly id: number;
       readonly services: Readonly<Record<string, Readonly<Record<string, number | string>>>>;
-    };
+    }
+  | { readonly type: 'rampart:action-result'; readonly id: number; readonly result: unknown };
 type PrimaryMessage =
   | { readonly type: 'rampart:status-request'; readonly id: number }
-  | { readonly type: 'rampart:stop'; readonly deadlineMs: number };
+  | { readonly type: 'rampart:stop'; readonly deadlineMs: number }
+  | {
+      readonly type: 'rampart:action';
+      readonly id: number;
+      readonly name: string;
+      readonly argument: string | undefined;
+    };
 
 function isWorkerMessage(value: unknown): value is WorkerMessage {
   return isRampartMessage(value);
@@ -133,6 +142,13 @@ export async function runWorker(config: RampartConfig): Promise<void> {
         return;
       case 'rampart:stop':
         stop(message.deadlineMs);
+        return;
+      case 'rampart:action':
+        send({
+          type: 'rampart:action-result',
+          id: message.id,
+          result: runServiceAction(services, message.name, message.argument),
+        });
         return;
     }
   });
@@ -288,6 +304,28 @@ export async function runPrimary(
       const request: PrimaryMessage = { type: 'rampart:status-request', id };
       if (slot.worker.isConnected()) slot.worker.send(request);
     });
+  const askAction = (
+    slot: WorkerSlot,
+    name: string,
+    argument: string | undefined,
+  ): Promise<unknown> =>
+    new Promise((resolve) => {
+      const id = ++requestId;
+      const timer = setTimeout(() => {
+        slot.worker.off('message', onMessage);
+        resolve(undefined);
+      }, STATUS_TIMEOUT_MS);
+      const onMessage = (message: unknown): void => {
+        if (!isWorkerMessage(message)) return;
+        if (message.type !== 'rampart:action-result' || message.id !== id) return;
+        clearTimeout(timer);
+        slot.worker.off('message', onMessage);
+        resolve(message.result);
+      };
+      slot.worker.on('message', onMessage);
+      const request: PrimaryMessage = { type: 'rampart:action', id, name, argument };
+      if (slot.worker.isConnected()) slot.worker.send(request);
+    });
   const workerStatuses = async (): Promise<
     { index: number; pid: number | undefined; restarts: number; services: unknown }[]
   > =>
@@ -314,6 +352,8 @@ export async function runPrimary(
           (await Promise.all(slots.map(askStatus))).filter((answer) => answer !== undefined),
         ),
       getWorkers: workerStatuses,
+      runAction: async (name, argument) =>
+        mergeActionResults(await Promise.all(slots.map((slot) => askAction(slot, name, argument)))),
       isReady: () => ready,
       logger: logger.child({ service: 'admin' }),
     });

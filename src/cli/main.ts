@@ -1,5 +1,6 @@
 /**
- * The `rampart` command: `start`, `config check`, `config example`, `--version`.
+ * The `rampart` command: `start`, `config check`, `config example`, `turn credentials`,
+ * `turn sessions`, `turn disconnect`, `--version`.
  * Exit codes: {@link EXIT_CODES}.
  */
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import {
 import { loadTlsMaterial } from '../store/tls-material.ts';
 import { EXIT_CODES } from './exit-codes.ts';
 import { start } from './start.ts';
+import { credentialsText, disconnect, sessionsText } from './turn.ts';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -96,7 +98,62 @@ export function buildProgram(): Command {
   ).action(() => {
     process.stdout.write(CONFIG_EXAMPLE);
   });
+
+  const turn = program.command('turn').description('A/V Edge (TURN) tools');
+  common(
+    turn
+      .command('credentials')
+      .argument('<user>', 'user name the credential is for')
+      .option(
+        '--ttl <seconds>',
+        'lifetime of the credential (default: av-edge.auth.credentialTtlSeconds)',
+      )
+      .description('print a TURN REST username and password valid on this deployment'),
+  ).action((user: string, options: CommonOptions & { ttl?: string }) => {
+    const config = loadOrExit(options);
+    const ttl =
+      options.ttl === undefined ? config['av-edge'].auth.credentialTtlSeconds : Number(options.ttl);
+    if (!Number.isSafeInteger(ttl) || ttl <= 0) {
+      process.stderr.write('rampart: --ttl must be a positive number of seconds\n');
+      process.exit(EXIT_CODES.USAGE);
+    }
+    try {
+      process.stdout.write(credentialsText(config, user, ttl));
+    } catch (error) {
+      process.stderr.write(`rampart: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(EXIT_CODES.CONFIG);
+    }
+  });
+  common(
+    turn
+      .command('sessions')
+      .argument('[user]', 'only this user (a REST username matches on its user part)')
+      .description('list live TURN allocations of the running deployment'),
+  ).action(async (user: string | undefined, options: CommonOptions) => {
+    process.stdout.write(await adminCall(() => sessionsText(loadOrExit(options), user)));
+  });
+  common(
+    turn
+      .command('disconnect')
+      .argument('<user>', 'user whose allocations end')
+      .description('end every TURN allocation of a user on the running deployment'),
+  ).action(async (user: string, options: CommonOptions) => {
+    const ended = await adminCall(() => disconnect(loadOrExit(options), user));
+    process.stdout.write(`${String(ended)} allocation(s) ended\n`);
+  });
   return program;
+}
+
+/** Runs a call to the admin API; exits 1 with a message when the deployment is not reachable. */
+async function adminCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    process.stderr.write(
+      `rampart: cannot reach the admin API of a running deployment: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    return process.exit(EXIT_CODES.FAILURE);
+  }
 }
 
 try {

@@ -13,6 +13,7 @@ import type { Logger } from '../lib/logger.ts';
 import { startAccessEdge } from '../services/access-edge/index.ts';
 import { startAvEdge } from '../services/av-edge/index.ts';
 import { loadTlsMaterial, type TlsMaterial } from '../store/tls-material.ts';
+import { loadOrCreateTurnSecret } from '../store/turn-secret.ts';
 import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
 
 /** Extra time after the drain deadline before a stuck shutdown is abandoned. */
@@ -157,7 +158,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     if (config['av-edge'].enabled) {
       services.push(
         await startAvEdge({
-          config: config['av-edge'],
+          config: avEdgeSettings(config),
           domains: config.domains,
           tls,
           logger,
@@ -173,6 +174,33 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     throw error;
   }
   return services;
+}
+
+/** Concatenates lists and sums numbers: how answers of several services or workers merge. */
+export function mergeActionResults(results: readonly unknown[]): unknown {
+  const defined = results.filter((r) => r !== undefined);
+  if (defined.length === 0) return undefined;
+  if (defined.every((r) => typeof r === 'number')) return defined.reduce((a, b) => a + b, 0);
+  return defined.flatMap((r) => (Array.isArray(r) ? (r as unknown[]) : [r]));
+}
+
+/** Runs a named action on every service that has it. */
+export function runServiceAction(
+  services: readonly RunningService[],
+  name: string,
+  argument: string | undefined,
+): unknown {
+  return mergeActionResults(services.map((service) => service.actions?.[name]?.(argument)));
+}
+
+/**
+ * The A/V Edge settings, with the generated `<data-dir>/turn-secret` as REST secret when
+ * none is configured.
+ */
+export function avEdgeSettings(config: RampartConfig): RampartConfig['av-edge'] {
+  const av = config['av-edge'];
+  if (av.auth.secrets.length > 0) return av;
+  return { ...av, auth: { ...av.auth, secrets: [loadOrCreateTurnSecret(config.dataDir)] } };
 }
 
 /**

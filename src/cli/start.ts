@@ -18,6 +18,7 @@ import {
   exitOnCrash,
   onStopSignal,
   prepareTls,
+  runServiceAction,
   startServices,
   type Exit,
 } from './run.ts';
@@ -61,6 +62,7 @@ async function runSingle(config: RampartConfig, version: string): Promise<void> 
         version,
         getEndpoints: () => services.flatMap((s) => [...s.endpoints]),
         getStatus: () => Object.fromEntries(services.map((s) => [s.name, s.status()])),
+        runAction: (name, argument) => Promise.resolve(runServiceAction(services, name, argument)),
         isReady: () => ready,
         logger: logger.child({ service: 'admin' }),
       }),

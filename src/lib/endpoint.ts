@@ -36,6 +36,12 @@ export interface RunningService {
   readonly endpoints: readonly Endpoint[];
   /** Counters for `/api/status` (connections, transactions, ...). */
   status(): Readonly<Record<string, number | string>>;
+  /**
+   * Administrative actions by name (`turn-sessions`, `turn-disconnect`), for the admin API:
+   * each returns a JSON-able value; lists from several services or workers are concatenated
+   * and numbers summed.
+   */
+  readonly actions?: Readonly<Record<string, (argument: string | undefined) => unknown>>;
   /** Stops accepting, lets in-flight work finish until `deadlineMs` (epoch ms), then closes. Idempotent. */
   close(deadlineMs: number): Promise<void>;
 }

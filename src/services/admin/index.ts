@@ -20,6 +20,8 @@ export interface StartAdminOptions {
   readonly getStatus: () => AdminStatus | Promise<AdminStatus>;
   /** The Prometheus text; default: `registry.metrics()` (a primary aggregates its workers). */
   readonly metrics?: () => Promise<string>;
+  /** Runs a named service action (see `RunningService.actions`); undefined when unknown. */
+  readonly runAction?: (name: string, argument: string | undefined) => Promise<unknown>;
   /** With several worker processes: one entry per worker (pid, restarts, its counters). */
   readonly getWorkers?: () => Promise<readonly unknown[]>;
   /** False while starting or draining: /readyz answers 503. */
@@ -50,6 +52,18 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningSer
   const started = Date.now();
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const head = req.method === 'HEAD';
+    const url = new URL(req.url ?? '/', 'http://admin');
+    // The one write: ending a user's TURN allocations (`rampart turn disconnect USER`).
+    if (req.method === 'POST' && url.pathname === '/api/turn/disconnect') {
+      const user = url.searchParams.get('user');
+      if (user === null || user === '' || options.runAction === undefined) {
+        send(res, 400, 'text/plain', 'user required\n', false);
+        return;
+      }
+      const ended = await options.runAction('turn-disconnect', user);
+      send(res, 200, 'application/json', JSON.stringify({ user, ended }), false);
+      return;
+    }
     if (req.method !== 'GET' && !head) {
       res.setHeader('allow', 'GET, HEAD');
       send(res, 405, 'text/plain', 'method not allowed\n', head);
@@ -73,6 +87,12 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningSer
           head,
         );
         return;
+      case '/api/turn/sessions': {
+        const user = new URL(req.url ?? '/', 'http://admin').searchParams.get('user');
+        const sessions = (await options.runAction?.('turn-sessions', user ?? undefined)) ?? [];
+        send(res, 200, 'application/json', JSON.stringify({ sessions }), head);
+        return;
+      }
       case '/api/status':
         send(
           res,
@@ -84,6 +104,9 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningSer
             ready: options.isReady(),
             endpoints: options.getEndpoints(),
             services: await options.getStatus(),
+            ...(options.runAction === undefined
+              ? {}
+              : { turnAllocations: await options.runAction('turn-sessions', undefined) }),
             ...(options.getWorkers === undefined ? {} : { workers: await options.getWorkers() }),
           }),
           head,

@@ -308,6 +308,11 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
     },
     allocations: (user) => sides.flatMap((server) => server.allocations(user)),
     disconnect: (user) => sides.reduce((sum, server) => sum + server.disconnect(user), 0),
+    actions: {
+      'turn-sessions': (user) => sides.flatMap((server) => server.allocations(user)),
+      'turn-disconnect': (user) =>
+        user === undefined ? 0 : sides.reduce((sum, server) => sum + server.disconnect(user), 0),
+    },
     close: () => {
       closing ??= (async () => {
         stopWatching();
