@@ -71,4 +71,57 @@ access-edge:
     t1Ms: 500
     t2Ms: 4000
     t4Ms: 5000
+
+# The A/V Edge: a STUN/TURN server (RFC 8489, RFC 8656) relaying media across the
+# perimeter. With only this service enabled it is a drop-in for coturn + TURN REST API.
+av-edge:
+  enabled: true
+  realm: null                # realm of the long-term credentials; null = first domain
+  external:
+    host: 127.0.0.1
+    advertisedHost: null     # public address for XOR-RELAYED-ADDRESS behind a 1:1 NAT
+    udp: 3478
+    tcp: 3478
+    tls: 5349                # one port, a list (e.g. [5349, 443]) or null
+  internal:
+    host: 127.0.0.1          # production: the internal interface, on port 3478
+    advertisedHost: null
+    udp: 3479
+    tcp: 3479
+  relay:                     # relayed addresses come from this range on the side's host
+    minPort: 50000
+    maxPort: 59999
+  auth:
+    # TURN REST API secrets: username "<expiry>:<user>", password
+    # base64(HMAC-SHA1(secret, username)). All are accepted (rotation); the first issues.
+    # Empty: a secret is generated into <dataDir>/turn-secret on the first start.
+    secrets: []
+    users: []                # static users: [{ username: alice, password: "..." }]
+    credentialTtlSeconds: 86400   # lifetime of what "rampart turn credentials" prints
+    nonceLifetimeSeconds: 600     # older nonces get 438 Stale Nonce
+    strictExpiry: true       # an allocation ends when its REST credential expires
+  allocations:
+    defaultLifetimeSeconds: 600
+    maxLifetimeSeconds: 3600
+    perUser: 100             # 486 Allocation Quota Reached beyond
+    total: 20000             # 508 Insufficient Capacity beyond
+  bandwidth:                 # bytes per second; 0 = no cap
+    perAllocationBytesPerSecond: 0
+    totalBytesPerSecond: 0
+  peers:
+    # Relaying to loopback, private, link-local, multicast, broadcast, unspecified and
+    # reserved ranges is refused (403) unless allowed here, in every encoding (IPv4-mapped,
+    # IPv4-compatible, 6to4, NAT64). deny always wins. Entries: CIDR, address or start-end.
+    allow: []
+    deny: []
+    allowLoopback: false
+    allowPrivate: false
+  alternateServers: []       # ["192.0.2.20:3478"]: 300 Try Alternate beyond redirectAbove
+  redirectAbove: 0
+  limits:
+    challengesPerSecondPerSource: 20   # unauthenticated 401 answers per source address
+    maxConnectionsPerIp: 100
+    maxConnections: 10000
+    handshakeTimeoutMs: 5000
+    allocateTimeoutMs: 10000 # a TCP/TLS client that has not allocated by then is closed
 `;
