@@ -140,6 +140,19 @@ export function parseVia(value: string): Result<Via[], HeaderParseError> {
 
 /** Every Via of a message, top first, across all Via lines. */
 export function parseVias(msg: SipMessage): Result<Via[], HeaderParseError> {
+  const cached = viaLists.get(msg);
+  if (cached !== undefined) return cached;
+  const result = parseViasUncached(msg);
+  viaLists.set(msg, result);
+  return result;
+}
+
+// A message is immutable once parsed, and its Vias are read by the transaction keys, the
+// proxy checks and the response path: parse them once per message.
+const viaLists = new WeakMap<SipMessage, Result<Via[], HeaderParseError>>();
+const topVias = new WeakMap<SipMessage, Result<Via, HeaderParseError>>();
+
+function parseViasUncached(msg: SipMessage): Result<Via[], HeaderParseError> {
   const out: Via[] = [];
   for (const field of headerFields(msg, 'via')) {
     const vias = parseVia(field.value);
@@ -151,9 +164,12 @@ export function parseVias(msg: SipMessage): Result<Via[], HeaderParseError> {
 
 /** The topmost Via of a message (only the first value is parsed). */
 export function topVia(msg: SipMessage): Result<Via, HeaderParseError> {
+  const cached = topVias.get(msg);
+  if (cached !== undefined) return cached;
   const first = headerValues(msg, 'via')[0];
-  if (first === undefined) return bad('via', 'missing Via');
-  return parseViaValue(first);
+  const result = first === undefined ? bad('via', 'missing Via') : parseViaValue(first);
+  topVias.set(msg, result);
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------
