@@ -141,6 +141,33 @@ describe('rampart A/V Edge with coturn’s turnutils clients', () => {
     assert.equal(result.stats?.receivedMessages, 2 * MESSAGES, line);
   });
 
+  for (const transport of ['tcp', 'tls'] as const) {
+    test(`uclient -T over ${transport}: RFC 6062 TCP relay allocations (Connect, ConnectionAttempt, ConnectionBind) between two clients`, async () => {
+      const endpoint = rampart.endpoint('av-edge', 'external', transport);
+      const connectsBefore = await requests('Connect');
+      const bindsBefore = await requests('ConnectionBind');
+      const result = await runUclient({
+        server: { host: endpoint.host, port: endpoint.port },
+        transport,
+        auth: { kind: 'rest', secret: SECRET, user: `tcp-relay-${transport}` },
+        clientToClient: true,
+        noRtcp: true,
+        messages: MESSAGES,
+        messageLength: LENGTH,
+        extraArgs: ['-T'],
+        timeoutMs: 25_000,
+      });
+      const line = describeUclient(result);
+      assert.deepEqual(uclientProblems(result), [], `${line}\n${result.output.slice(-3000)}`);
+      const stats = result.stats;
+      assert.ok(stats !== undefined && stats.sentMessages > 0, line);
+      assert.equal(stats.receivedMessages, stats.sentMessages, line);
+      assert.equal(stats.lostPackets, 0, line);
+      assert.ok((await requests('Connect')) > connectsBefore, 'no Connect request reached us');
+      assert.ok((await requests('ConnectionBind')) > bindsBefore, 'no ConnectionBind reached us');
+    });
+  }
+
   test('a wrong password fails the allocation', async () => {
     const udp = rampart.endpoint('av-edge', 'external', 'udp');
     const result = await runUclient({

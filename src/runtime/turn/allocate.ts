@@ -24,6 +24,7 @@ import {
 } from '../../codec/stun/index.ts';
 import {
   Allocation,
+  canonicalPeerAddress,
   desiredLifetimeSeconds,
   resolveAllocationLimits,
   type AuthOutcome,
@@ -32,6 +33,8 @@ import {
 import type { ClientFlow } from './client-flow.ts';
 import { bindUdp } from './listeners.ts';
 import { RelaySession } from './relay-session.ts';
+import { TcpRelay } from './tcp-relay.ts';
+import { sendConnectionAttempt } from './tcp-requests.ts';
 import { errorResponse, successResponse, type Signing } from './responses.ts';
 import type { TurnContext } from './context.ts';
 
@@ -71,8 +74,21 @@ export async function handleAllocate(
     fail(400);
     return;
   }
-  if (requested.value !== TRANSPORT_PROTOCOL.UDP) {
+  const tcp = requested.value === TRANSPORT_PROTOCOL.TCP;
+  if (!tcp && requested.value !== TRANSPORT_PROTOCOL.UDP) {
     fail(442);
+    return;
+  }
+  // RFC 6062 §5.1: a TCP allocation needs a TCP/TLS control connection, and takes none of
+  // DONT-FRAGMENT, EVEN-PORT, RESERVATION-TOKEN → 400.
+  if (
+    tcp &&
+    (flow.framing !== 'stream' ||
+      DontFragment.get(request) !== undefined ||
+      EvenPort.get(request) !== undefined ||
+      ReservationToken.get(request) !== undefined)
+  ) {
+    fail(400);
     return;
   }
   // §7.2 step 4: DONT-FRAGMENT without the means to set DF (Node.js cannot) is treated as an
@@ -130,7 +146,9 @@ export async function handleAllocate(
     case 'proceed':
       break;
   }
-  const bound = await bindRelay(ctx, token?.value, even?.value.reserveNext, even !== undefined);
+  const bound = tcp
+    ? await bindTcpRelay(ctx)
+    : await bindRelay(ctx, token?.value, even?.value.reserveNext, even !== undefined);
   if (bound === undefined) {
     ctx.table.abandon(check.key);
     fail(508);
@@ -174,10 +192,19 @@ export async function handleAllocate(
   if (additional !== undefined) attributes.push(AddressErrorCode.of(6, 440));
   const response = successResponse(request, attributes, signing);
   ctx.table.add(allocation, response, ctx.now());
-  ctx.addSession(
+  const session = new RelaySession(
+    allocation,
     flow,
-    new RelaySession(allocation, flow, bound.socket, ctx.relayHost, ctx.bucket(), auth.expiresAt),
+    bound.socket,
+    ctx.relayHost,
+    ctx.bucket(),
+    auth.expiresAt,
   );
+  if (bound.tcp !== undefined) {
+    session.tcp = bound.tcp.relay;
+    bound.tcp.attach(session);
+  }
+  ctx.addSession(flow, session);
   ctx.send(flow, response);
 }
 
@@ -196,13 +223,63 @@ export function capByCredential(
   return Math.max(1, Math.min(lifetimeSeconds, left));
 }
 
+/** A bound relay: the UDP socket, or (RFC 6062) the TCP listener. */
+interface BoundRelay {
+  readonly claim: PortClaim;
+  readonly socket: UdpSocket | undefined;
+  readonly tcp?: { readonly relay: TcpRelay; attach(session: RelaySession): void };
+}
+
+/** RFC 6062 §5.1: a TCP listener on a port of the pool, for a TCP allocation. */
+async function bindTcpRelay(ctx: TurnContext): Promise<BoundRelay | undefined> {
+  const { ports, host } = ctx.options;
+  for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
+    const claim = ports.tryReserve({});
+    if (!claim.ok) return undefined;
+    let owner: RelaySession | undefined;
+    try {
+      const relay = await TcpRelay.listen(
+        host,
+        claim.value.port,
+        {
+          hasPermission: (address) => {
+            const canonical = canonicalPeerAddress(address);
+            return (
+              owner !== undefined &&
+              canonical.ok &&
+              owner.allocation.hasPermission(canonical.value.address, ctx.now())
+            );
+          },
+          connectionAttempt: (connection) => {
+            if (owner !== undefined) sendConnectionAttempt(ctx, owner, connection);
+          },
+        },
+        ctx.peerConnections,
+      );
+      return {
+        claim: claim.value,
+        socket: undefined,
+        tcp: {
+          relay,
+          attach: (session) => {
+            owner = session;
+          },
+        },
+      };
+    } catch {
+      ports.abort(claim.value, ctx.now(), [claim.value.port]);
+    }
+  }
+  return undefined;
+}
+
 /** Claims a relay port and binds its socket, skipping ports another process holds. */
 async function bindRelay(
   ctx: TurnContext,
   token: Buffer | undefined,
   reserveNext: boolean | undefined,
   even: boolean,
-): Promise<{ claim: PortClaim; socket: UdpSocket } | undefined> {
+): Promise<BoundRelay | undefined> {
   const { ports, host } = ctx.options;
   for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
     const claim =

@@ -22,6 +22,11 @@ export interface ClientFlow {
   send(parts: Buffer | readonly Buffer[]): boolean;
   /** Closes a stream flow; no-op for UDP. */
   close(): void;
+  /**
+   * Streams only: stops STUN framing and hands the socket over (an RFC 6062 data
+   * connection after ConnectionBind). Undefined when the flow cannot be detached.
+   */
+  readonly detach?: () => Socket | undefined;
 }
 
 /** A client reached through a UDP listening socket. */
@@ -66,8 +71,10 @@ export function streamClientFlow(
   address: string,
   port: number,
   family: 4 | 6,
+  detach?: () => Socket | undefined,
 ): ClientFlow {
   return {
+    ...(detach === undefined ? {} : { detach }),
     transport,
     fiveTuple: {
       transport,

@@ -17,6 +17,7 @@ import type {
 import type { ClientFlow } from './client-flow.ts';
 import type { StreamLimits } from './listeners.ts';
 import type { RelayHost, RelaySession } from './relay-session.ts';
+import type { PeerConnectionRegistry } from './tcp-relay.ts';
 
 /** Options of {@link TurnServer}. */
 export interface TurnServerOptions {
@@ -57,6 +58,8 @@ export interface TurnContext {
   readonly table: AllocationTable;
   readonly sessions: Map<Allocation, RelaySession>;
   readonly relayHost: RelayHost;
+  /** RFC 6062 peer connections of this server's TCP allocations, by CONNECTION-ID. */
+  readonly peerConnections: PeerConnectionRegistry;
   now(): number;
   send(flow: ClientFlow, message: Buffer): void;
   sessionOf(flow: ClientFlow): RelaySession | undefined;

@@ -183,6 +183,18 @@ export class TurnStreamListener {
       return;
     }
     socket.setNoDelay(true);
+    let detached = false;
+    const onData = (chunk: Buffer): void => {
+      for (const frame of framer.push(chunk)) {
+        if (detached) return;
+        if (frame.type === 'error') {
+          this.host.rejected('framing');
+          socket.destroy();
+          return;
+        }
+        this.host.frame(flow, frame.data, frame.type);
+      }
+    };
     const flow = streamClientFlow(
       socket,
       this.transport,
@@ -190,6 +202,13 @@ export class TurnStreamListener {
       address,
       port,
       isIPv6(address) ? 6 : 4,
+      () => {
+        if (detached) return undefined;
+        detached = true;
+        socket.off('data', onData);
+        clearTimeout(timer);
+        return socket;
+      },
     );
     const framer = new StunStreamFramer({ maxFrameBytes: this.limits.maxFrameBytes });
     // RFC 8656 §3.1 leaves idle connections to the server: one that has not allocated within
@@ -201,16 +220,7 @@ export class TurnStreamListener {
       }
     }, this.limits.allocateTimeoutMs);
     timer.unref();
-    socket.on('data', (chunk: Buffer) => {
-      for (const frame of framer.push(chunk)) {
-        if (frame.type === 'error') {
-          this.host.rejected('framing');
-          socket.destroy();
-          return;
-        }
-        this.host.frame(flow, frame.data, frame.type);
-      }
-    });
+    socket.on('data', onData);
     socket.once('close', () => {
       clearTimeout(timer);
       this.host.closed(flow);

@@ -14,6 +14,7 @@ import {
 } from '../../codec/stun/index.ts';
 import type { Allocation, TokenBucket } from '../../proto/turn/index.ts';
 import type { ClientFlow } from './client-flow.ts';
+import type { TcpRelay } from './tcp-relay.ts';
 
 /** Counters of one allocation, for its closing log line and for metrics. */
 export interface RelayCounters {
@@ -44,7 +45,10 @@ const PADDING = Buffer.alloc(3);
 export class RelaySession {
   readonly allocation: Allocation;
   readonly client: ClientFlow;
-  readonly relay: UdpSocket;
+  /** The UDP relay socket; undefined for a TCP allocation (RFC 6062). */
+  readonly relay: UdpSocket | undefined;
+  /** The TCP relay of a TCP allocation (RFC 6062). */
+  tcp: TcpRelay | undefined;
   readonly createdAt: number;
   readonly counters: RelayCounters = {
     packetsToPeer: 0,
@@ -62,7 +66,7 @@ export class RelaySession {
   constructor(
     allocation: Allocation,
     client: ClientFlow,
-    relay: UdpSocket,
+    relay: UdpSocket | undefined,
     host: RelayHost,
     bucket: TokenBucket | undefined,
     credentialExpiresAt: number | undefined,
@@ -74,11 +78,12 @@ export class RelaySession {
     this.bucket = bucket;
     this.createdAt = host.now();
     this.credentialExpiresAt = credentialExpiresAt;
-    relay.on('message', (data, rinfo) => {
+    this.tcp = undefined;
+    relay?.on('message', (data, rinfo) => {
       this.fromPeer(data, rinfo.address, rinfo.port);
     });
     // ICMP errors and the like: not the session's end.
-    relay.on('error', () => undefined);
+    relay?.on('error', () => undefined);
   }
 
   /**
@@ -92,6 +97,7 @@ export class RelaySession {
     const peer = this.allocation.peerForChannel(channel, now);
     if (peer === undefined || !this.allocation.hasPermission(peer.address, now)) {
       this.counters.droppedNoPermission++;
+      this.host.totals.droppedNoPermission++;
       return;
     }
     this.toPeer(message.subarray(4, 4 + length), peer.address, peer.port, now);
@@ -101,8 +107,10 @@ export class RelaySession {
   toPeer(data: Buffer, address: string, port: number, now: number): void {
     if (!this.host.allowBandwidth(this.bucket, data.length, now)) {
       this.counters.droppedBandwidth++;
+      this.host.totals.droppedBandwidth++;
       return;
     }
+    if (this.relay === undefined) return;
     this.relay.send(data, port, address);
     this.counters.packetsToPeer++;
     this.counters.bytesToPeer += data.length;
@@ -157,8 +165,9 @@ export class RelaySession {
 
   /** Closes the relay socket; idempotent. */
   close(): void {
+    this.tcp?.close();
     try {
-      this.relay.close();
+      this.relay?.close();
     } catch {
       // Already closed.
     }

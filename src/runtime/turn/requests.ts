@@ -171,9 +171,11 @@ export function handleSend(ctx: TurnContext, flow: ClientFlow, indication: StunM
   const data = Data.get(indication);
   if (peer?.ok !== true || data?.ok !== true) return;
   const now = ctx.now();
-  const canonical = canonicalPeerAddress(peer.value.address);
-  if (!canonical.ok) return;
+  // A permission is per IP address (RFC 8656 §9), but the policy also judges the port: the
+  // server's own address is relayable at relay ports only, so the port is checked here too.
+  const checked = checkPeer(ctx, peer.value.address, peer.value.port);
+  if (!checked.ok) return;
   // "If there is no permission for the peer's IP address, the indication is discarded."
-  if (!session.allocation.hasPermission(canonical.value.address, now)) return;
-  session.toPeer(data.value, canonical.value.address, peer.value.port, now);
+  if (!session.allocation.hasPermission(checked.address, now)) return;
+  session.toPeer(data.value, checked.address, peer.value.port, now);
 }

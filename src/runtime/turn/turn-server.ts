@@ -26,6 +26,8 @@ import { udpClientFlow, type ClientFlow } from './client-flow.ts';
 import type { TurnContext, TurnServerOptions } from './context.ts';
 import { bindUdp, TurnStreamListener, type BoundAddress } from './listeners.ts';
 import { RelaySession, type RelayCounters, type RelayHost } from './relay-session.ts';
+import type { PeerConnectionRegistry } from './tcp-relay.ts';
+import { handleConnect, handleConnectionBind } from './tcp-requests.ts';
 import { errorResponse, successResponse, type Signing } from './responses.ts';
 import { handleAllocate } from './allocate.ts';
 import {
@@ -74,6 +76,7 @@ export class TurnServer implements TurnContext {
   readonly table: AllocationTable;
   readonly sessions = new Map<Allocation, RelaySession>();
   readonly relayHost: RelayHost;
+  readonly peerConnections: PeerConnectionRegistry = new Map();
   /** Bound listeners, for endpoints.json. */
   readonly bound: { transport: 'udp' | 'tcp' | 'tls'; address: BoundAddress }[] = [];
   private readonly udpSockets: { socket: UdpSocket; bound: BoundAddress }[] = [];
@@ -417,6 +420,14 @@ export class TurnServer implements TurnContext {
         return;
       case STUN_METHOD.ChannelBind:
         handleChannelBind(this, flow, request, auth, signing);
+        return;
+      case STUN_METHOD.Connect:
+        handleConnect(this, flow, request, auth, signing).catch((error: unknown) => {
+          this.options.logger.error({ error: String(error) }, 'turn connect failed');
+        });
+        return;
+      case STUN_METHOD.ConnectionBind:
+        handleConnectionBind(this, flow, request, auth, signing);
         return;
       default:
         // RFC 8489 §6.3.1: a request of an unknown method → 400.
