@@ -26,6 +26,7 @@ import {
   onStopSignal,
   mergeActionResults,
   prepareTls,
+  reloadServices,
   runServiceAction,
   startServices,
   type Exit,
@@ -54,6 +55,7 @@ type WorkerMessage =
 type PrimaryMessage =
   | { readonly type: 'rampart:status-request'; readonly id: number }
   | { readonly type: 'rampart:stop'; readonly deadlineMs: number }
+  | { readonly type: 'rampart:reload' }
   | {
       readonly type: 'rampart:action';
       readonly id: number;
@@ -87,7 +89,10 @@ export function workerCount(setting: number | 'auto'): number {
 // ---- worker ---------------------------------------------------------------------------
 
 /** A worker: every service, ports shared with SO_REUSEPORT, reporting to the primary. */
-export async function runWorker(config: RampartConfig): Promise<void> {
+export async function runWorker(
+  config: RampartConfig,
+  loadAgain: () => RampartConfig | string,
+): Promise<void> {
   const index = Number(process.env[ENV_INDEX] ?? '0');
   const count = Number(process.env[ENV_COUNT] ?? '1');
   const ports = JSON.parse(process.env[ENV_PORTS] ?? '{}') as Record<string, number>;
@@ -143,6 +148,9 @@ export async function runWorker(config: RampartConfig): Promise<void> {
       case 'rampart:stop':
         stop(message.deadlineMs);
         return;
+      case 'rampart:reload':
+        reloadServices(services, loadAgain, logger);
+        return;
       case 'rampart:action':
         send({
           type: 'rampart:action-result',
@@ -155,6 +163,7 @@ export async function runWorker(config: RampartConfig): Promise<void> {
   // The primary coordinates shutdown; a terminal's Ctrl-C reaches the whole group.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
+  process.on('SIGHUP', () => undefined);
   // The primary is gone (killed): stop at once rather than run unsupervised.
   process.on('disconnect', () => {
     stop(Date.now());
@@ -365,6 +374,14 @@ export async function runPrimary(
   }
 
   announceStarted(config, version, [...serviceEndpoints, ...admin.endpoints], tls);
+  // SIGHUP: every worker reads the configuration again and applies what it can live.
+  process.on('SIGHUP', () => {
+    logger.info({ event: 'reload' }, 'reloading the configuration in every worker');
+    for (const slot of slots) {
+      const request: PrimaryMessage = { type: 'rampart:reload' };
+      if (slot.worker.isConnected()) slot.worker.send(request);
+    }
+  });
   ready = true;
   logger.info({ event: 'started', workers: count, version }, 'rampart started');
   onStopSignal(logger, exit, config.shutdown.drainTimeoutMs, async (deadlineMs) => {

@@ -79,7 +79,14 @@ export function buildProgram(): Command {
   common(program.command('start').description('start every enabled service'))
     .option('--ephemeral-ports', 'bind every enabled listener, admin too, to an ephemeral port')
     .action(async (options: StartOptions) => {
-      await start(loadOrExit(options), packageJson.version);
+      await start(loadOrExit(options), packageJson.version, () => {
+        const again = loadConfig({
+          ...(options.config === undefined ? {} : { file: options.config }),
+          ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+          ...(options.ephemeralPorts === true ? { ephemeralPorts: true } : {}),
+        });
+        return again.ok ? again.value : formatConfigError(again.error);
+      });
     });
 
   const configCommand = program.command('config').description('configuration tools');

@@ -101,6 +101,43 @@ export async function prepareTls(config: RampartConfig, exit: Exit): Promise<Tls
   }
 }
 
+/** How each service that supports it applies a new configuration (SIGHUP). */
+const reloaders = new WeakMap<RunningService, (config: RampartConfig) => string[]>();
+
+/**
+ * Configuration reload without restart (SIGHUP): reads the configuration again and hands it
+ * to every service that can apply it. An invalid file changes nothing and is logged.
+ */
+export function reloadServices(
+  services: readonly RunningService[],
+  loadAgain: () => RampartConfig | string,
+  logger: Logger,
+): void {
+  const next = loadAgain();
+  if (typeof next === 'string') {
+    logger.error({ event: 'reload-failed', error: next }, 'configuration not reloaded');
+    return;
+  }
+  for (const service of services) {
+    const reload = reloaders.get(service);
+    if (reload === undefined) continue;
+    try {
+      const restartNeeded = reload(next);
+      if (restartNeeded.length > 0) {
+        logger.warn(
+          { event: 'reload-partial', service: service.name, restartNeeded },
+          'some changes need a restart',
+        );
+      }
+    } catch (error) {
+      logger.error(
+        { event: 'reload-failed', service: service.name, error: describe(error) },
+        'configuration not reloaded',
+      );
+    }
+  }
+}
+
 /** Options of {@link startServices}. */
 export interface StartServicesOptions {
   readonly config: RampartConfig;
@@ -156,18 +193,18 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       );
     }
     if (config['av-edge'].enabled) {
-      services.push(
-        await startAvEdge({
-          config: avEdgeSettings(config),
-          domains: config.domains,
-          tls,
-          logger,
-          registry,
-          ...(worker === undefined
-            ? {}
-            : { worker: { index: worker.index, count: worker.count, ports: portsOf('av-edge/') } }),
-        }),
-      );
+      const avEdge = await startAvEdge({
+        config: avEdgeSettings(config),
+        domains: config.domains,
+        tls,
+        logger,
+        registry,
+        ...(worker === undefined
+          ? {}
+          : { worker: { index: worker.index, count: worker.count, ports: portsOf('av-edge/') } }),
+      });
+      reloaders.set(avEdge, (next) => avEdge.reload(avEdgeSettings(next)));
+      services.push(avEdge);
     }
   } catch (error) {
     await Promise.all(services.map((service) => service.close(Date.now()))).catch(() => undefined);

@@ -18,6 +18,7 @@ import {
   exitOnCrash,
   onStopSignal,
   prepareTls,
+  reloadServices,
   runServiceAction,
   startServices,
   type Exit,
@@ -27,15 +28,23 @@ import {
  * Runs `rampart start` with a loaded configuration. Resolves once every listener is bound
  * (the process then lives until a signal); exits the process itself on failure or shutdown.
  */
-export async function start(config: RampartConfig, version: string): Promise<void> {
-  if (cluster.isWorker) return runWorker(config);
+export async function start(
+  config: RampartConfig,
+  version: string,
+  loadAgain: () => RampartConfig | string = () => config,
+): Promise<void> {
+  if (cluster.isWorker) return runWorker(config, loadAgain);
   const workers = workerCount(config.workers);
   if (workers > 1) return runPrimary(config, version, workers);
-  return runSingle(config, version);
+  return runSingle(config, version, loadAgain);
 }
 
 /** Everything in this one process. */
-async function runSingle(config: RampartConfig, version: string): Promise<void> {
+async function runSingle(
+  config: RampartConfig,
+  version: string,
+  loadAgain: () => RampartConfig | string,
+): Promise<void> {
   const { logger, flush } = createLogger(config.log.level);
   const exit: Exit = (code) => {
     flush();
@@ -78,6 +87,10 @@ async function runSingle(config: RampartConfig, version: string): Promise<void> 
   announceStarted(config, version, endpoints, tls);
   ready = true;
   logger.info({ event: 'started', endpoints: endpoints.length, version }, 'rampart started');
+  // SIGHUP: configuration reload without restart.
+  process.on('SIGHUP', () => {
+    reloadServices(services, loadAgain, logger);
+  });
   onStopSignal(logger, exit, config.shutdown.drainTimeoutMs, (deadline) => {
     ready = false;
     return stopAll(deadline);

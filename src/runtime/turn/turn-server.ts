@@ -72,7 +72,8 @@ export interface AllocationSummary {
 
 /** A TURN server on one side (external or internal) of the A/V Edge. */
 export class TurnServer implements TurnContext {
-  readonly options: TurnServerOptions;
+  /** Replaced by {@link reconfigure}; handlers read it per request. */
+  options: TurnServerOptions;
   readonly table: AllocationTable;
   readonly sessions = new Map<Allocation, RelaySession>();
   readonly relayHost: RelayHost;
@@ -109,10 +110,9 @@ export class TurnServer implements TurnContext {
       maxAllocations: options.quotas.total,
       maxAllocationsPerUser: options.quotas.perUser,
     });
-    const bandwidth = options.bandwidth;
     this.relayHost = {
       now: this.now,
-      allowBandwidth: (bucket, bytes, now) => bandwidth.allow(bucket, bytes, now),
+      allowBandwidth: (bucket, bytes, now) => this.options.bandwidth.allow(bucket, bytes, now),
       totals: this.totals,
     };
   }
@@ -120,13 +120,11 @@ export class TurnServer implements TurnContext {
   /** Binds every listener. */
   async start(): Promise<void> {
     const { host, reusePort } = this.options;
-    if (this.options.strictExpiry) {
-      // Strict expiry: an allocation ends when the REST credential that created it expires.
-      this.expirySweep = setInterval(() => {
-        this.endExpiredCredentials();
-      }, 1000);
-      this.expirySweep.unref();
-    }
+    // Strict expiry: an allocation ends when the REST credential that created it expires.
+    this.expirySweep = setInterval(() => {
+      if (this.options.strictExpiry) this.endExpiredCredentials();
+    }, 1000);
+    this.expirySweep.unref();
     if (this.options.udp !== null) {
       const udp = await bindUdp(host, this.options.udp, reusePort);
       this.udpSockets.push(udp);
@@ -172,6 +170,27 @@ export class TurnServer implements TurnContext {
     };
     if (this.options.tcp !== null) await listen('tcp', this.options.tcp);
     for (const port of this.options.tls) await listen('tls', port);
+  }
+
+  /**
+   * Configuration reload without restart: credentials, peer policy, bandwidth caps, strict
+   * expiry and redirection apply to every request from now on; live allocations stay.
+   */
+  reconfigure(
+    changes: Partial<
+      Pick<
+        TurnServerOptions,
+        | 'authenticator'
+        | 'peerPolicy'
+        | 'bandwidth'
+        | 'strictExpiry'
+        | 'alternateServers'
+        | 'redirectAbove'
+        | 'allocationLimits'
+      >
+    >,
+  ): void {
+    this.options = { ...this.options, ...changes };
   }
 
   /** New certificate for TLS handshakes from now on. */

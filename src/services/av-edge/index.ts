@@ -101,6 +101,13 @@ export interface RunningAvEdge extends RunningService {
   allocations(user?: string): AllocationSummary[];
   /** Ends every allocation of `user`; returns how many. */
   disconnect(user: string): number;
+  /**
+   * Applies a new configuration without restart: credentials, peer policy, bandwidth caps,
+   * strict expiry, redirection. Returns the changed keys it cannot apply live (listeners,
+   * relay range, quotas: those need a restart). Throws RAMPART_ERR_CONFIG and keeps the old
+   * settings when the new ones are invalid.
+   */
+  reload(next: AvEdgeSettings): string[];
 }
 
 /** The realm the A/V Edge uses: `av-edge.realm`, else the first SIP domain. */
@@ -158,17 +165,13 @@ function parseHostPort(text: string): { address: string; port: number } {
   return { address: match?.[1] ?? match?.[2] ?? '', port: Number(match?.[3] ?? 0) };
 }
 
-/** Binds the A/V Edge listeners on both sides. */
-export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningAvEdge> {
-  const { config, logger } = options;
-  const log = logger.child({ service: 'av-edge' });
-  const realm = turnRealm(config, options.domains);
+/** The parts of the A/V Edge a configuration reload replaces. */
+function buildPolicies(config: AvEdgeSettings, realm: string) {
   const credentials = new TurnCredentials({
     realm,
     restSecrets: config.auth.secrets,
     users: config.auth.users,
   });
-  const now = Date.now();
   const authenticator = new TurnAuthenticator({
     credentials,
     nonces: new TurnNonces({
@@ -182,7 +185,6 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
     }),
     staticUsernames: config.auth.users.map((u) => u.username),
   });
-  const slice = relaySlice(config.relay, options.worker);
   const policy = createPeerPolicy({
     allow: config.peers.allow,
     deny: config.peers.deny,
@@ -198,10 +200,26 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
     rate > 0 ? { ratePerSecond: rate, burst: rate } : undefined;
   const perAllocation = bytesPerSecond(config.bandwidth.perAllocationBytesPerSecond);
   const total = bytesPerSecond(config.bandwidth.totalBytesPerSecond);
-  const bandwidth = new BandwidthLimiter(
-    { ...(perAllocation ? { perAllocation } : {}), ...(total ? { total } : {}) },
-    now,
-  );
+  return {
+    authenticator,
+    peerPolicy: policy.value,
+    bandwidth: new BandwidthLimiter(
+      { ...(perAllocation ? { perAllocation } : {}), ...(total ? { total } : {}) },
+      Date.now(),
+    ),
+    strictExpiry: config.auth.strictExpiry,
+    alternateServers: config.alternateServers.map(parseHostPort),
+    redirectAbove: config.redirectAbove,
+  };
+}
+
+/** Binds the A/V Edge listeners on both sides. */
+export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningAvEdge> {
+  const { config, logger } = options;
+  const log = logger.child({ service: 'av-edge' });
+  const realm = turnRealm(config, options.domains);
+  let policies = buildPolicies(config, realm);
+  const slice = relaySlice(config.relay, options.worker);
   // One port pool per relay address: both sides on one address share it.
   const pools = new Map<string, RelayPortAllocator>();
   const poolFor = (host: string): RelayPortAllocator => {
@@ -220,17 +238,12 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
     return list.map((p: number, i: number) => port(`external/tls/${String(i)}`, p));
   })();
   const common = {
-    authenticator,
-    peerPolicy: policy.value,
+    ...policies,
     quotas: { perUser: config.allocations.perUser, total: config.allocations.total },
     allocationLimits: {
       defaultLifetimeSeconds: config.allocations.defaultLifetimeSeconds,
       maxLifetimeSeconds: config.allocations.maxLifetimeSeconds,
     },
-    bandwidth,
-    strictExpiry: config.auth.strictExpiry,
-    alternateServers: config.alternateServers.map(parseHostPort),
-    redirectAbove: config.redirectAbove,
     streamLimits: {
       maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
       maxConnections: config.limits.maxConnections,
@@ -305,6 +318,19 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
           0,
         ),
       };
+    },
+    reload: (next) => {
+      policies = buildPolicies(next, turnRealm(next, options.domains));
+      for (const server of sides) server.reconfigure(policies);
+      const restartNeeded: string[] = [];
+      const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+      if (!same(next.external, config.external)) restartNeeded.push('av-edge.external');
+      if (!same(next.internal, config.internal)) restartNeeded.push('av-edge.internal');
+      if (!same(next.relay, config.relay)) restartNeeded.push('av-edge.relay');
+      if (!same(next.allocations, config.allocations)) restartNeeded.push('av-edge.allocations');
+      if (next.realm !== config.realm) restartNeeded.push('av-edge.realm (new allocations only)');
+      log.info({ event: 'reload', restartNeeded }, 'a/v edge configuration reloaded');
+      return restartNeeded;
     },
     allocations: (user) => sides.flatMap((server) => server.allocations(user)),
     disconnect: (user) => sides.reduce((sum, server) => sum + server.disconnect(user), 0),
