@@ -291,6 +291,18 @@ describe('PeerPolicy own-address rule', () => {
     assert.equal(reason(p, '2A00:0001::0010', 5061), 'own-address-port');
   });
 
+  test('a listener port inside the relay range stays refused', () => {
+    const withListeners = policy({
+      ownAddresses: ['203.0.113.10'],
+      relayPorts: { min: 50000, max: 59999 },
+      ownListenerPorts: [51234],
+    });
+    assert.equal(reason(withListeners, '203.0.113.10', 51234), 'own-address-port');
+    assert.equal(reason(withListeners, '203.0.113.10', 51235), 'allowed');
+    // Only own addresses: another host's port 51234 is nobody's listener.
+    assert.equal(reason(withListeners, '8.8.8.8', 51234), 'allowed');
+  });
+
   test('the rule follows the own address through its IPv6 encodings', () => {
     for (const encoded of encodings('203.0.113.10')) {
       assert.equal(reason(p, encoded, 3478), 'own-address-port', encoded);

@@ -72,6 +72,12 @@ export interface PeerPolicyConfig {
   /** Inclusive relay port range; default 50000–59999. */
   readonly relayPorts?: { readonly min: number; readonly max: number };
   /**
+   * Ports the server's own listeners are bound to. An own-address peer at one of them is
+   * refused even inside `relayPorts`: a listener port may lie in the relay range (a port the
+   * kernel chose, or a wide range), and a relayed datagram must never reach a listener.
+   */
+  readonly ownListenerPorts?: readonly number[];
+  /**
    * The operator's NAT64 prefixes (RFC 6052 §2.2 lengths), judged by exactly their embedded
    * IPv4. List the prefix in use when it lies inside 64:ff9b:1::/48 and is shorter than /96:
    * without it every well-formed reading is judged and any refused reading refuses the peer
@@ -135,6 +141,7 @@ export class PeerPolicy {
   private readonly denyUnlisted: boolean;
   private readonly relayPortMin: number;
   private readonly relayPortMax: number;
+  private readonly ownListenerPorts: ReadonlySet<number>;
   private readonly nat64: readonly Nat64Prefix[];
 
   /** Use {@link createPeerPolicy}, which validates the configuration. */
@@ -162,6 +169,7 @@ export class PeerPolicy {
     this.denyUnlisted = config.denyUnlisted ?? false;
     this.relayPortMin = config.relayPorts?.min ?? 50000;
     this.relayPortMax = config.relayPorts?.max ?? 59999;
+    this.ownListenerPorts = new Set(config.ownListenerPorts ?? []);
   }
 
   /** Decides on a peer transport address: {@link classify} then {@link decidePort}. */
@@ -175,7 +183,10 @@ export class PeerPolicy {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       return { allowed: false, reason: 'invalid-port' };
     }
-    if (classification.ownAddress && (port < this.relayPortMin || port > this.relayPortMax)) {
+    if (
+      classification.ownAddress &&
+      (port < this.relayPortMin || port > this.relayPortMax || this.ownListenerPorts.has(port))
+    ) {
       return { allowed: false, reason: 'own-address-port' };
     }
     return ALLOWED;

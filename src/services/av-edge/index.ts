@@ -21,6 +21,7 @@ import {
   TurnAuthenticator,
   TurnCredentials,
   TurnNonces,
+  type PeerPolicy,
   type RestCredential,
 } from '../../proto/turn/index.ts';
 import { registerTurnMetrics } from '../../runtime/turn/metrics.ts';
@@ -165,8 +166,32 @@ function parseHostPort(text: string): { address: string; port: number } {
   return { address: match?.[1] ?? match?.[2] ?? '', port: Number(match?.[3] ?? 0) };
 }
 
+/**
+ * The peer policy. `listenerPorts`: the ports the listeners are bound to, refused as peers on
+ * our own addresses even inside the relay range (see `ownListenerPorts`).
+ */
+function buildPeerPolicy(config: AvEdgeSettings, listenerPorts: readonly number[]): PeerPolicy {
+  const policy = createPeerPolicy({
+    allow: config.peers.allow,
+    deny: config.peers.deny,
+    allowLoopback: config.peers.allowLoopback,
+    allowPrivate: config.peers.allowPrivate,
+    ownAddresses: ownAddresses([config.external.host, config.internal.host]),
+    relayPorts: { min: config.relay.minPort, max: config.relay.maxPort },
+    ownListenerPorts: listenerPorts,
+  });
+  if (!policy.ok) {
+    throw new RampartError(ERROR_CODES.CONFIG, `av-edge.peers: ${policy.error.message}`);
+  }
+  return policy.value;
+}
+
 /** The parts of the A/V Edge a configuration reload replaces. */
-function buildPolicies(config: AvEdgeSettings, realm: string) {
+function buildPolicies(
+  config: AvEdgeSettings,
+  realm: string,
+  listenerPorts: readonly number[] = [],
+) {
   const credentials = new TurnCredentials({
     realm,
     restSecrets: config.auth.secrets,
@@ -185,24 +210,13 @@ function buildPolicies(config: AvEdgeSettings, realm: string) {
     }),
     staticUsernames: config.auth.users.map((u) => u.username),
   });
-  const policy = createPeerPolicy({
-    allow: config.peers.allow,
-    deny: config.peers.deny,
-    allowLoopback: config.peers.allowLoopback,
-    allowPrivate: config.peers.allowPrivate,
-    ownAddresses: ownAddresses([config.external.host, config.internal.host]),
-    relayPorts: { min: config.relay.minPort, max: config.relay.maxPort },
-  });
-  if (!policy.ok) {
-    throw new RampartError(ERROR_CODES.CONFIG, `av-edge.peers: ${policy.error.message}`);
-  }
   const bytesPerSecond = (rate: number): { ratePerSecond: number; burst: number } | undefined =>
     rate > 0 ? { ratePerSecond: rate, burst: rate } : undefined;
   const perAllocation = bytesPerSecond(config.bandwidth.perAllocationBytesPerSecond);
   const total = bytesPerSecond(config.bandwidth.totalBytesPerSecond);
   return {
     authenticator,
-    peerPolicy: policy.value,
+    peerPolicy: buildPeerPolicy(config, listenerPorts),
     bandwidth: new BandwidthLimiter(
       { ...(perAllocation ? { perAllocation } : {}), ...(total ? { total } : {}) },
       Date.now(),
@@ -249,7 +263,8 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
       maxConnections: config.limits.maxConnections,
       handshakeTimeoutMs: config.limits.handshakeTimeoutMs,
       allocateTimeoutMs: config.limits.allocateTimeoutMs,
-      maxFrameBytes: 65535 + 4,
+      // ChannelData of 65535 bytes, padded to 4 over streams (RFC 8656 §12.5).
+      maxFrameBytes: 4 + 65536,
     },
     reusePort: options.worker !== undefined,
   };
@@ -286,6 +301,11 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
     await Promise.all(sides.map((server) => server.close()));
     throw error;
   }
+  // Ports are known once bound (ephemeral ones too): no relayed datagram may reach them, even
+  // when they lie inside the relay range.
+  const listenerPorts = sides.flatMap((server) => server.bound.map((b) => b.address.port));
+  policies = { ...policies, peerPolicy: buildPeerPolicy(config, listenerPorts) };
+  for (const server of sides) server.reconfigure({ peerPolicy: policies.peerPolicy });
   const stopWatching = options.tls.onChange(() => {
     external.setSecureContext({ key: options.tls.key, cert: options.tls.cert });
     log.info({ event: 'tls-reload' }, 'certificates reloaded');
@@ -320,7 +340,7 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
       };
     },
     reload: (next) => {
-      policies = buildPolicies(next, turnRealm(next, options.domains));
+      policies = buildPolicies(next, turnRealm(next, options.domains), listenerPorts);
       for (const server of sides) server.reconfigure(policies);
       const restartNeeded: string[] = [];
       const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
