@@ -293,9 +293,12 @@ export async function runPrimary(
   for (const slot of slots) supervise(slot);
 
   let requestId = 0;
-  const askStatus = (
+  /** Sends a request to a worker and waits (bounded) for the answer that carries its id. */
+  const ask = <T>(
     slot: WorkerSlot,
-  ): Promise<Readonly<Record<string, Readonly<Record<string, number | string>>>> | undefined> =>
+    request: (id: number) => PrimaryMessage,
+    answer: (message: WorkerMessage, id: number) => T | undefined,
+  ): Promise<T | undefined> =>
     new Promise((resolve) => {
       const id = ++requestId;
       const timer = setTimeout(() => {
@@ -304,37 +307,38 @@ export async function runPrimary(
       }, STATUS_TIMEOUT_MS);
       const onMessage = (message: unknown): void => {
         if (!isWorkerMessage(message)) return;
-        if (message.type !== 'rampart:status' || message.id !== id) return;
+        const value = answer(message, id);
+        if (value === undefined) return;
         clearTimeout(timer);
         slot.worker.off('message', onMessage);
-        resolve(message.services);
+        resolve(value);
       };
       slot.worker.on('message', onMessage);
-      const request: PrimaryMessage = { type: 'rampart:status-request', id };
-      if (slot.worker.isConnected()) slot.worker.send(request);
+      if (slot.worker.isConnected()) slot.worker.send(request(id));
     });
+  const askStatus = (
+    slot: WorkerSlot,
+  ): Promise<Readonly<Record<string, Readonly<Record<string, number | string>>>> | undefined> =>
+    ask(
+      slot,
+      (id) => ({ type: 'rampart:status-request', id }),
+      (message, id) =>
+        message.type === 'rampart:status' && message.id === id ? message.services : undefined,
+    );
   const askAction = (
     slot: WorkerSlot,
     name: string,
     argument: string | undefined,
   ): Promise<unknown> =>
-    new Promise((resolve) => {
-      const id = ++requestId;
-      const timer = setTimeout(() => {
-        slot.worker.off('message', onMessage);
-        resolve(undefined);
-      }, STATUS_TIMEOUT_MS);
-      const onMessage = (message: unknown): void => {
-        if (!isWorkerMessage(message)) return;
-        if (message.type !== 'rampart:action-result' || message.id !== id) return;
-        clearTimeout(timer);
-        slot.worker.off('message', onMessage);
-        resolve(message.result);
-      };
-      slot.worker.on('message', onMessage);
-      const request: PrimaryMessage = { type: 'rampart:action', id, name, argument };
-      if (slot.worker.isConnected()) slot.worker.send(request);
-    });
+    ask(
+      slot,
+      (id) => ({ type: 'rampart:action', id, name, argument }),
+      // A worker's undefined result is sent as null: wrap to tell it from "no answer yet".
+      (message, id) =>
+        message.type === 'rampart:action-result' && message.id === id
+          ? { result: message.result }
+          : undefined,
+    ).then((answer) => answer?.result);
   const workerStatuses = async (): Promise<
     { index: number; pid: number | undefined; restarts: number; services: unknown }[]
   > =>

@@ -8,12 +8,18 @@ import {
   Data,
   Lifetime,
   XorPeerAddress,
+  type StunAttributeWriter,
   type StunMessage,
 } from '../../codec/stun/index.ts';
-import { canonicalPeerAddress, type AuthOutcome } from '../../proto/turn/index.ts';
+import {
+  canonicalPeerAddress,
+  type AllocationAction,
+  type AuthOutcome,
+} from '../../proto/turn/index.ts';
 import type { ClientFlow } from './client-flow.ts';
 import { errorResponse, successResponse, type Signing } from './responses.ts';
 import type { TurnContext } from './context.ts';
+import type { RelaySession } from './relay-session.ts';
 
 type Authenticated = Extract<AuthOutcome, { ok: true }>;
 
@@ -40,6 +46,30 @@ function checkPeer(ctx: TurnContext, address: string, port: number): PeerCheck {
   return { ok: true, address: canonical.value.address, port };
 }
 
+/**
+ * Answers a request from the allocation machine's actions (its success, or the error it
+ * chose), then lets the server act on the rest (expiry, deletion).
+ */
+function answer(
+  ctx: TurnContext,
+  flow: ClientFlow,
+  request: StunMessage,
+  signing: Signing,
+  session: RelaySession,
+  actions: readonly AllocationAction[],
+  success: (action: AllocationAction) => readonly StunAttributeWriter[] | undefined,
+): void {
+  for (const action of actions) {
+    if (action.type === 'error') {
+      ctx.send(flow, errorResponse(request, action.code, [], signing));
+      continue;
+    }
+    const attributes = success(action);
+    if (attributes !== undefined) ctx.send(flow, successResponse(request, attributes, signing));
+  }
+  ctx.settle(session, actions);
+}
+
 /** RFC 8656 §8: Refresh. */
 export function handleRefresh(
   ctx: TurnContext,
@@ -63,14 +93,9 @@ export function handleRefresh(
     { type: 'refresh', username: auth.username, lifetimeSeconds: lifetime?.value },
     ctx.now(),
   );
-  for (const action of actions) {
-    if (action.type === 'refresh-success') {
-      ctx.send(flow, successResponse(request, [Lifetime.of(action.lifetimeSeconds)], signing));
-    } else if (action.type === 'error') {
-      ctx.send(flow, errorResponse(request, action.code, [], signing));
-    }
-  }
-  ctx.settle(session, actions);
+  answer(ctx, flow, request, signing, session, actions, (action) =>
+    action.type === 'refresh-success' ? [Lifetime.of(action.lifetimeSeconds)] : undefined,
+  );
 }
 
 /** RFC 8656 §10: CreatePermission, one or more XOR-PEER-ADDRESS. */
@@ -106,14 +131,9 @@ export function handleCreatePermission(
     { type: 'create-permission', username: auth.username, peers },
     ctx.now(),
   );
-  for (const action of actions) {
-    if (action.type === 'create-permission-success') {
-      ctx.send(flow, successResponse(request, [], signing));
-    } else if (action.type === 'error') {
-      ctx.send(flow, errorResponse(request, action.code, [], signing));
-    }
-  }
-  ctx.settle(session, actions);
+  answer(ctx, flow, request, signing, session, actions, (action) =>
+    action.type === 'create-permission-success' ? [] : undefined,
+  );
 }
 
 /** RFC 8656 §12.2: ChannelBind, a CHANNEL-NUMBER and one XOR-PEER-ADDRESS. */
@@ -150,14 +170,9 @@ export function handleChannelBind(
     },
     ctx.now(),
   );
-  for (const action of actions) {
-    if (action.type === 'channel-bind-success') {
-      ctx.send(flow, successResponse(request, [], signing));
-    } else if (action.type === 'error') {
-      ctx.send(flow, errorResponse(request, action.code, [], signing));
-    }
-  }
-  ctx.settle(session, actions);
+  answer(ctx, flow, request, signing, session, actions, (action) =>
+    action.type === 'channel-bind-success' ? [] : undefined,
+  );
 }
 
 /**
