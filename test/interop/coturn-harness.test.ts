@@ -1,6 +1,7 @@
 // Proves the TURN interop harness end to end against the reference, coturn 4.6.1: the same
 // turnutils helpers will then be pointed at Rampart's A/V Edge. Needs the Debian package
-// `coturn` (turnserver + turnutils_*); tests fail, never skip, when it is missing.
+// `coturn` (turnserver + turnutils_*); tests fail, never skip, when it is missing. The runs
+// are sequential, as against Rampart: 12 parallel uclients on 2 cores overflow UDP buffers.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCoturn } from '../helpers/coturn.ts';
@@ -55,7 +56,7 @@ function allocations(server: CoturnInstance, user: string): number {
   return server.process.stdout().match(pattern)?.length ?? 0;
 }
 
-describe('coturn harness (turnutils against coturn 4.6.1)', { concurrency: true }, () => {
+describe('coturn harness (turnutils against coturn 4.6.1)', () => {
   let restServer: CoturnInstance;
   let userServer: CoturnInstance;
   let peer: TurnutilsPeer;
