@@ -332,4 +332,36 @@ describe('A/V Edge under hostile input', () => {
     assert.ok(growthKb < 32 * 1024, `RSS grew by ${growthKb} kB`);
     await assertAnswersBinding();
   });
+  test('a million random datagrams: alive, bounded memory, Binding still answered', async (t) => {
+    const pid = rampart.process.pid;
+    const senders = await Promise.all([1, 2, 3, 4].map(() => client()));
+    const next = prng(0xfeed);
+    // A pool of random datagrams of every shape, sent round-robin: the bytes vary, the cost
+    // of making them does not dominate the run.
+    const pool = Array.from({ length: 1024 }, () => {
+      const body = Buffer.alloc(4 * (next() % 64));
+      for (let i = 0; i < body.length; i += 4) body.writeUInt32BE(next(), i);
+      if (body.length >= 4 && next() % 2 === 0) body.writeUInt32BE(MAGIC_COOKIE, 0);
+      return body;
+    });
+    const rssBefore = rssKilobytes(pid);
+    const total = 1_000_000;
+    const deadline = Date.now() + 60_000;
+    let sent = 0;
+    while (sent < total && Date.now() < deadline) {
+      for (let i = 0; i < 2000; i++, sent++) {
+        (senders[sent % 4] as TurnClient).sendRaw(pool[sent % pool.length] as Buffer);
+      }
+      // Let the sockets drain: the flood is bounded in count and time, not in rate.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await sleep(500);
+    t.diagnostic(`${sent} datagrams sent`);
+    assert.equal(sent, total, 'the flood did not finish within 60 s');
+    assert.equal(rampart.process.hasExited, false);
+    const growthKb = rssKilobytes(pid) - rssBefore;
+    t.diagnostic(`RSS ${rssBefore} kB before, grew by ${growthKb} kB`);
+    assert.ok(growthKb < 64 * 1024, `RSS grew by ${growthKb} kB`);
+    await assertAnswersBinding();
+  });
 });
