@@ -80,12 +80,14 @@ av-edge:
   external:
     host: 127.0.0.1
     advertisedHost: null     # public address for XOR-RELAYED-ADDRESS behind a 1:1 NAT
+    relayHostV6: null        # IPv6 relay address (dual stack); null: IPv4 relays only
     udp: 3478
     tcp: 3478
     tls: 5349                # one port, a list (e.g. [5349, 443]) or null
   internal:
     host: 127.0.0.1          # production: the internal interface, on port 3478
     advertisedHost: null
+    relayHostV6: null
     udp: 3479
     tcp: 3479
   relay:                     # relayed addresses come from this range on the side's host

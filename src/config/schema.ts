@@ -112,6 +112,9 @@ const addressRange = z.string().refine((text) => {
   return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
 }, 'a CIDR (192.0.2.0/24), an address, or a start-end range');
 
+/** An IPv6 address literal. */
+const ipv6Address = z.string().refine((text) => isIP(text) === 6, 'an IPv6 address');
+
 /** A TLS listener: one port, several (5349 and 443), or null for none. */
 const tlsPorts = z.union([port, z.array(port).min(1)]).nullable();
 
@@ -125,6 +128,8 @@ const avEdgeSchema = z
         host: hostOrAddress.default('127.0.0.1'),
         /** Address clients see for relayed candidates (XOR-RELAYED-ADDRESS) behind a 1:1 NAT. */
         advertisedHost: hostOrAddress.nullable().default(null),
+        /** An IPv6 address for IPv6 relays (REQUESTED-/ADDITIONAL-ADDRESS-FAMILY); null: none. */
+        relayHostV6: ipv6Address.nullable().default(null),
         udp: optionalPort.default(3478),
         tcp: optionalPort.default(3478),
         tls: tlsPorts.default(5349),
@@ -134,6 +139,7 @@ const avEdgeSchema = z
       .strictObject({
         host: hostOrAddress.default('127.0.0.1'),
         advertisedHost: hostOrAddress.nullable().default(null),
+        relayHostV6: ipv6Address.nullable().default(null),
         udp: optionalPort.default(3479),
         tcp: optionalPort.default(3479),
       })

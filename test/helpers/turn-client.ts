@@ -569,7 +569,8 @@ export class UdpPeer {
 
   /** Binds a peer on `host` (default 127.0.0.1), at `port` (default ephemeral). */
   static async open(host = '127.0.0.1', port = 0): Promise<UdpPeer> {
-    const socket = createSocket('udp4');
+    const family = host.includes(':') ? 6 : 4;
+    const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(port, host, () => {
@@ -579,7 +580,7 @@ export class UdpPeer {
     });
     socket.on('error', () => undefined);
     const bound = socket.address();
-    return new UdpPeer(socket, { family: 4, address: bound.address, port: bound.port });
+    return new UdpPeer(socket, { family, address: bound.address, port: bound.port });
   }
 
   /** Sends a datagram to `to`. */

@@ -28,6 +28,11 @@ export interface AllocationInit {
   /** RFC 8656 §6: "the server MUST NOT store the password explicitly and MUST store the key". */
   readonly integrityKey?: Uint8Array;
   readonly relayed: TransportAddress;
+  /**
+   * RFC 8656 §7.2 (ADDITIONAL-ADDRESS-FAMILY): a second relayed address, of the other family
+   * (dual stack, RFC 6156 semantics). Peers of either family are then allowed.
+   */
+  readonly additionalRelayed?: TransportAddress;
   /** As computed by {@link desiredLifetimeSeconds} (the Allocate response's LIFETIME). */
   readonly lifetimeSeconds: number;
   readonly limits?: Partial<AllocationLimits>;
@@ -60,8 +65,10 @@ export class Allocation {
   readonly realm: string;
   readonly integrityKey: Uint8Array | undefined;
   readonly relayed: TransportAddress;
+  readonly additionalRelayed: TransportAddress | undefined;
   private readonly limits: AllocationLimits;
-  private readonly relayedFamily: 4 | 6;
+  /** Families of the relayed addresses: peers of any other family get 443. */
+  private readonly relayedFamilies: ReadonlySet<4 | 6>;
   private currentState: AllocationState = 'active';
   private expiresAt: number;
   private readonly permissions = new Map<string, number>();
@@ -76,7 +83,11 @@ export class Allocation {
     this.realm = init.realm;
     this.integrityKey = init.integrityKey;
     this.relayed = init.relayed;
-    this.relayedFamily = familyOf(init.relayed.address);
+    this.additionalRelayed = init.additionalRelayed;
+    this.relayedFamilies = new Set([
+      familyOf(init.relayed.address),
+      ...(init.additionalRelayed === undefined ? [] : [familyOf(init.additionalRelayed.address)]),
+    ]);
     this.limits = resolveAllocationLimits(init.limits);
     if (!Number.isSafeInteger(init.lifetimeSeconds) || init.lifetimeSeconds <= 0) {
       throw new RampartError(ERROR_CODES.INVALID_ARGUMENT, 'lifetimeSeconds must be positive');
@@ -195,7 +206,7 @@ export class Allocation {
     if (peers.length === 0) return [error('create-permission', 400, 'no-peer-address')];
     // §10.2: a peer of another family than the relayed address "MUST generate an error
     // response with the 443 (Peer Address Family Mismatch) response code".
-    if (peers.some((peer) => familyOf(peer) !== this.relayedFamily)) {
+    if (peers.some((peer) => !this.relayedFamilies.has(familyOf(peer)))) {
       return [error('create-permission', 443, 'peer-address-family-mismatch')];
     }
     const fresh = new Set(peers.filter((peer) => !this.permissions.has(peer)));
@@ -222,7 +233,7 @@ export class Allocation {
     ) {
       return [error('channel-bind', 400, 'bad-channel-number')];
     }
-    if (familyOf(peer.address) !== this.relayedFamily) {
+    if (!this.relayedFamilies.has(familyOf(peer.address))) {
       return [error('channel-bind', 443, 'peer-address-family-mismatch')];
     }
     const key = peerKey(peer.address, peer.port);

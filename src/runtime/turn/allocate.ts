@@ -120,8 +120,13 @@ export async function handleAllocate(
     fail(440);
     return;
   }
-  const relayFamily = isIPv6(options.host) ? 6 : 4;
-  if (family !== undefined && family.value !== relayFamily) {
+  // The relayed address's family: the one asked (RFC 8656 §7.2, RFC 6156), else IPv4.
+  const hostFamily = isIPv6(options.host) ? 6 : 4;
+  const relayFamily = family?.value ?? hostFamily;
+  const relayHost =
+    relayFamily === hostFamily ? options.host : relayFamily === 6 ? options.relayHostV6 : undefined;
+  // "If the server does not support the address family requested ... 440".
+  if (relayHost === undefined) {
     fail(440);
     return;
   }
@@ -130,6 +135,8 @@ export async function handleAllocate(
     fail(400);
     return;
   }
+  const additionalHost =
+    additional !== undefined && hostFamily === 4 ? options.relayHostV6 : undefined;
 
   const check = ctx.table.checkAllocate(flow.fiveTuple, request.transactionId, auth.username, now);
   switch (check.kind) {
@@ -148,13 +155,19 @@ export async function handleAllocate(
   }
   const bound = tcp
     ? await bindTcpRelay(ctx)
-    : await bindRelay(ctx, token?.value, even?.value.reserveNext, even !== undefined);
+    : await bindRelay(ctx, relayHost, token?.value, even?.value.reserveNext, even !== undefined);
   if (bound === undefined) {
     ctx.table.abandon(check.key);
     fail(508);
     return;
   }
   const { reservationToken } = options.ports.commit(bound.claim, ctx.now());
+  // RFC 8656 §7.2 (ADDITIONAL-ADDRESS-FAMILY): a second relay, IPv6, when we have one.
+  const second =
+    additionalHost === undefined
+      ? undefined
+      : await bindRelay(ctx, additionalHost, undefined, undefined, false);
+  if (second !== undefined) options.ports.commit(second.claim, ctx.now());
   const limits = resolveAllocationLimits(options.allocationLimits);
   let lifetime = desiredLifetimeSeconds(
     Lifetime.get(request)?.ok === true
@@ -163,7 +176,14 @@ export async function handleAllocate(
     limits,
   );
   lifetime = capByCredential(lifetime, auth.expiresAt, options.strictExpiry, ctx.now());
-  const relayed = { address: options.relayAdvertisedHost, port: bound.claim.port };
+  const relayed = {
+    address: relayHost === options.host ? options.relayAdvertisedHost : relayHost,
+    port: bound.claim.port,
+  };
+  const additionalRelayed =
+    second === undefined || additionalHost === undefined
+      ? undefined
+      : { address: additionalHost, port: second.claim.port };
   const allocation = new Allocation(
     {
       fiveTuple: flow.fiveTuple,
@@ -171,6 +191,7 @@ export async function handleAllocate(
       realm: options.authenticator.realm,
       integrityKey: auth.key,
       relayed,
+      ...(additionalRelayed === undefined ? {} : { additionalRelayed }),
       lifetimeSeconds: lifetime,
       limits,
     },
@@ -178,8 +199,17 @@ export async function handleAllocate(
   );
   const attributes: StunAttributeWriter[] = [
     XorRelayedAddress.of({ family: relayFamily, address: relayed.address, port: relayed.port }),
-    Lifetime.of(lifetime),
   ];
+  if (additionalRelayed !== undefined) {
+    attributes.push(
+      XorRelayedAddress.of({
+        family: 6,
+        address: additionalRelayed.address,
+        port: additionalRelayed.port,
+      }),
+    );
+  }
+  attributes.push(Lifetime.of(lifetime));
   if (reservationToken !== undefined) attributes.push(ReservationToken.of(reservationToken));
   attributes.push(
     XorMappedAddress.of({
@@ -188,8 +218,11 @@ export async function handleAllocate(
       port: flow.clientPort,
     }),
   );
-  // RFC 8656 §7.2 / RFC 6156: a second family we cannot serve is reported, not fatal.
-  if (additional !== undefined) attributes.push(AddressErrorCode.of(6, 440));
+  // RFC 8656 §7.2: a second family we cannot serve is reported, not fatal (440 when we have
+  // no IPv6 relay address, 508 when none could be bound).
+  if (additional !== undefined && additionalRelayed === undefined) {
+    attributes.push(AddressErrorCode.of(6, additionalHost === undefined ? 440 : 508));
+  }
   const response = successResponse(request, attributes, signing);
   ctx.table.add(allocation, response, ctx.now());
   const session = new RelaySession(
@@ -199,6 +232,7 @@ export async function handleAllocate(
     ctx.relayHost,
     ctx.bucket(),
     auth.expiresAt,
+    second?.socket,
   );
   if (bound.tcp !== undefined) {
     session.tcp = bound.tcp.relay;
@@ -276,11 +310,12 @@ async function bindTcpRelay(ctx: TurnContext): Promise<BoundRelay | undefined> {
 /** Claims a relay port and binds its socket, skipping ports another process holds. */
 async function bindRelay(
   ctx: TurnContext,
+  host: string,
   token: Buffer | undefined,
   reserveNext: boolean | undefined,
   even: boolean,
 ): Promise<BoundRelay | undefined> {
-  const { ports, host } = ctx.options;
+  const { ports } = ctx.options;
   for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
     const claim =
       token === undefined

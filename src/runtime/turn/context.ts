@@ -38,6 +38,12 @@ export interface TurnServerOptions {
   readonly authenticator: TurnAuthenticator;
   readonly peerPolicy: PeerPolicy;
   readonly ports: RelayPortAllocator;
+  /**
+   * IPv6 relays (REQUESTED-/ADDITIONAL-ADDRESS-FAMILY, dual stack): the address they bind
+   * to; absent = relays of the listener's family only. They take ports from `ports` too, so
+   * a port number names one relay of the side whatever its family.
+   */
+  readonly relayHostV6?: string;
   readonly quotas: { readonly perUser: number; readonly total: number };
   readonly allocationLimits: Partial<AllocationLimits>;
   readonly bandwidth: BandwidthLimiter;

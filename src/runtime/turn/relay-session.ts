@@ -47,6 +47,8 @@ export class RelaySession {
   readonly client: ClientFlow;
   /** The UDP relay socket; undefined for a TCP allocation (RFC 6062). */
   readonly relay: UdpSocket | undefined;
+  /** The second relay socket of a dual-stack allocation (ADDITIONAL-ADDRESS-FAMILY). */
+  readonly additionalRelay: UdpSocket | undefined;
   /** The TCP relay of a TCP allocation (RFC 6062). */
   tcp: TcpRelay | undefined;
   readonly createdAt: number;
@@ -70,6 +72,7 @@ export class RelaySession {
     host: RelayHost,
     bucket: TokenBucket | undefined,
     credentialExpiresAt: number | undefined,
+    additionalRelay?: UdpSocket,
   ) {
     this.allocation = allocation;
     this.client = client;
@@ -79,11 +82,14 @@ export class RelaySession {
     this.createdAt = host.now();
     this.credentialExpiresAt = credentialExpiresAt;
     this.tcp = undefined;
-    relay?.on('message', (data, rinfo) => {
-      this.fromPeer(data, rinfo.address, rinfo.port);
-    });
-    // ICMP errors and the like: not the session's end.
-    relay?.on('error', () => undefined);
+    this.additionalRelay = additionalRelay;
+    for (const socket of [relay, additionalRelay]) {
+      socket?.on('message', (data, rinfo) => {
+        this.fromPeer(data, rinfo.address, rinfo.port);
+      });
+      // ICMP errors and the like: not the session's end.
+      socket?.on('error', () => undefined);
+    }
   }
 
   /**
@@ -110,8 +116,13 @@ export class RelaySession {
       this.host.totals.droppedBandwidth++;
       return;
     }
-    if (this.relay === undefined) return;
-    this.relay.send(data, port, address);
+    // A dual-stack allocation sends to IPv6 peers from its IPv6 relay.
+    const socket =
+      this.additionalRelay !== undefined && address.includes(':')
+        ? this.additionalRelay
+        : this.relay;
+    if (socket === undefined) return;
+    socket.send(data, port, address);
     this.counters.packetsToPeer++;
     this.counters.bytesToPeer += data.length;
     this.host.totals.packetsToPeer++;
@@ -166,10 +177,12 @@ export class RelaySession {
   /** Closes the relay socket; idempotent. */
   close(): void {
     this.tcp?.close();
-    try {
-      this.relay?.close();
-    } catch {
-      // Already closed.
+    for (const socket of [this.relay, this.additionalRelay]) {
+      try {
+        socket?.close();
+      } catch {
+        // Already closed.
+      }
     }
   }
 }

@@ -474,6 +474,10 @@ export class TurnServer implements TurnContext {
         sessions.delete(session.client.clientKey);
     }
     session.close();
+    // The table frees the main relay port; a dual-stack allocation's second one is ours.
+    if (allocation.additionalRelayed !== undefined) {
+      this.options.ports.release(allocation.additionalRelayed.port);
+    }
     const now = this.now();
     // One JSON line per closed allocation: who, where, how long, how much.
     this.options.logger.info(

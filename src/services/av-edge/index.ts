@@ -33,6 +33,7 @@ export interface AvEdgeSettings {
   readonly external: {
     readonly host: string;
     readonly advertisedHost: string | null;
+    readonly relayHostV6: string | null;
     readonly udp: number | null;
     readonly tcp: number | null;
     readonly tls: number | readonly number[] | null;
@@ -40,6 +41,7 @@ export interface AvEdgeSettings {
   readonly internal: {
     readonly host: string;
     readonly advertisedHost: string | null;
+    readonly relayHostV6: string | null;
     readonly udp: number | null;
     readonly tcp: number | null;
   };
@@ -176,7 +178,14 @@ function buildPeerPolicy(config: AvEdgeSettings, listenerPorts: readonly number[
     deny: config.peers.deny,
     allowLoopback: config.peers.allowLoopback,
     allowPrivate: config.peers.allowPrivate,
-    ownAddresses: ownAddresses([config.external.host, config.internal.host]),
+    ownAddresses: ownAddresses(
+      [
+        config.external.host,
+        config.internal.host,
+        config.external.relayHostV6,
+        config.internal.relayHostV6,
+      ].filter((host) => host !== null),
+    ),
     relayPorts: { min: config.relay.minPort, max: config.relay.maxPort },
     ownListenerPorts: listenerPorts,
   });
@@ -279,6 +288,7 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
     tls: tlsPorts,
     tlsCredentials: { key: options.tls.key, cert: options.tls.cert },
     ports: poolFor(config.external.host),
+    ...(config.external.relayHostV6 === null ? {} : { relayHostV6: config.external.relayHostV6 }),
     logger: log.child({ side: 'external' }),
   });
   const internal = new TurnServer({
@@ -290,6 +300,7 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
     tcp: config.internal.tcp === null ? null : port('internal/tcp/0', config.internal.tcp),
     tls: [],
     ports: poolFor(config.internal.host),
+    ...(config.internal.relayHostV6 === null ? {} : { relayHostV6: config.internal.relayHostV6 }),
     logger: log.child({ side: 'internal' }),
   });
   try {
