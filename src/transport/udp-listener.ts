@@ -1,6 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { ERROR_CODES, RampartError } from '../lib/errors.ts';
+import { literalLookup } from '../lib/udp-lookup.ts';
 import { normalizeAddress, type Flow, type FlowAddress, type Rejection } from './flow.ts';
 import type { ListenOptions, SipListener } from './stream-listener.ts';
 
@@ -60,6 +61,7 @@ export class UdpListener implements SipListener {
       // these at net.core.rmem_max / wmem_max).
       recvBufferSize: UDP_SOCKET_BUFFER_BYTES,
       sendBufferSize: UDP_SOCKET_BUFFER_BYTES,
+      lookup: literalLookup,
     });
     this.socket.on('message', (data, info) => {
       this.onMessage(data, info);

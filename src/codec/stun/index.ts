@@ -17,3 +17,4 @@ export * from './attributes-error.ts';
 export * from './attributes-turn.ts';
 export * from './channel-data.ts';
 export * from './stream-framer.ts';
+export * from './binding.ts';

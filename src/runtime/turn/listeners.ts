@@ -12,6 +12,7 @@ import {
   type Server as TlsServer,
 } from 'node:tls';
 import { StunStreamFramer } from '../../codec/stun/index.ts';
+import { literalLookup } from '../../lib/udp-lookup.ts';
 import { streamClientFlow, type ClientFlow } from './client-flow.ts';
 
 /** A bound address. */
@@ -55,6 +56,7 @@ export function bindUdp(
       ...(reusePort ? { reusePort: true } : {}),
       recvBufferSize: UDP_BUFFER_BYTES,
       sendBufferSize: UDP_BUFFER_BYTES,
+      lookup: literalLookup,
     });
     socket.once('error', reject);
     socket.bind({ address: host, port, exclusive: true }, () => {

@@ -10,7 +10,9 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import {
   decodeStun,
+  encodeBindingSuccess,
   isStun,
+  STUN_HEADER_LENGTH,
   STUN_METHOD,
   XorMappedAddress,
   type StunMessage,
@@ -355,6 +357,20 @@ export class TurnServer implements TurnContext {
   }
 
   private onStun(flow: ClientFlow, data: Buffer): void {
+    // The busiest request: a Binding request with no attributes (ICE checks, keepalives).
+    // Answered without decoding, in one buffer (RFC 8489 §7.3.1).
+    if (data.length === STUN_HEADER_LENGTH && data.readUInt16BE(0) === BINDING_REQUEST) {
+      this.count(this.requests, 'Binding');
+      this.send(
+        flow,
+        encodeBindingSuccess(data, {
+          family: flow.family,
+          address: flow.clientAddress,
+          port: flow.clientPort,
+        }),
+      );
+      return;
+    }
     const decoded = decodeStun(data);
     if (!decoded.ok) {
       this.count(this.drops, 'malformed');
@@ -544,6 +560,9 @@ function usernameMatches(username: string, user: string): boolean {
   const at = username.indexOf(':');
   return at !== -1 && /^\d+$/.test(username.slice(0, at)) && username.slice(at + 1) === user;
 }
+
+/** Binding method, request class: the message type field of RFC 8489 §5. */
+const BINDING_REQUEST = 0x0001;
 
 const METHOD_NAMES = new Map<number, string>(
   Object.entries(STUN_METHOD).map(([name, value]) => [value, name]),
