@@ -15,7 +15,12 @@ import type { RampartConfig } from '../config/index.ts';
 import type { Endpoint, RunningService } from '../lib/endpoint.ts';
 import type { Logger } from '../lib/logger.ts';
 import { startAdmin } from '../services/admin/index.ts';
-import { createPrimaryRegistry, createServicesRegistry } from '../services/admin/registry.ts';
+import {
+  aggregateMetrics,
+  createServicesRegistry,
+  metricsSnapshot,
+  type MetricsSnapshot,
+} from '../services/admin/registry.ts';
 import { EXIT_CODES } from './exit-codes.ts';
 import { createLogger } from './logger.ts';
 import {
@@ -51,11 +56,13 @@ type WorkerMessage =
       readonly id: number;
       readonly services: Readonly<Record<string, Readonly<Record<string, number | string>>>>;
     }
-  | { readonly type: 'rampart:action-result'; readonly id: number; readonly result: unknown };
+  | { readonly type: 'rampart:action-result'; readonly id: number; readonly result: unknown }
+  | { readonly type: 'rampart:metrics'; readonly id: number; readonly metrics: unknown };
 type PrimaryMessage =
   | { readonly type: 'rampart:status-request'; readonly id: number }
   | { readonly type: 'rampart:stop'; readonly deadlineMs: number }
   | { readonly type: 'rampart:reload' }
+  | { readonly type: 'rampart:metrics-request'; readonly id: number }
   | {
       readonly type: 'rampart:action';
       readonly id: number;
@@ -107,7 +114,7 @@ export async function runWorker(
     if (process.connected) process.send?.(message);
   };
   const tls = await prepareTls(config, exit);
-  const registry = createServicesRegistry({ clusterWorker: true });
+  const registry = createServicesRegistry();
   let services: RunningService[];
   try {
     services = await startServices({
@@ -150,6 +157,16 @@ export async function runWorker(
         return;
       case 'rampart:reload':
         reloadServices(services, loadAgain, logger);
+        return;
+      case 'rampart:metrics-request':
+        metricsSnapshot(registry).then(
+          (metrics) => {
+            send({ type: 'rampart:metrics', id: message.id, metrics });
+          },
+          (error: unknown) => {
+            logger.error({ error: describe(error) }, 'metrics snapshot failed');
+          },
+        );
         return;
       case 'rampart:action':
         send({
@@ -214,7 +231,7 @@ export async function runPrimary(
   exitOnCrash(logger, exit);
   // Generated certificates are written once, here, before any worker reads them.
   const tls = await prepareTls(config, exit);
-  const registry = createPrimaryRegistry();
+  const registry = createServicesRegistry();
   const slots: WorkerSlot[] = [];
   let stopping = false;
   let ready = false;
@@ -242,6 +259,14 @@ export async function runPrimary(
       };
       worker.on('message', onMessage);
       worker.on('exit', onExit);
+      // An IPC send to a worker that is going away fails with an 'error' event: logged, never
+      // the primary's end (the exit handler restarts the worker).
+      worker.on('error', (error) => {
+        logger.warn(
+          { event: 'worker-ipc-error', worker: index, error: describe(error) },
+          'worker IPC error',
+        );
+      });
     });
 
   const supervise = (slot: WorkerSlot): void => {
@@ -358,7 +383,25 @@ export async function runPrimary(
       port: config.admin.port,
       registry,
       version,
-      metrics: () => registry.clusterMetrics(),
+      metrics: async () => {
+        const snapshots = await Promise.all(
+          slots.map((slot) =>
+            ask(
+              slot,
+              (id) => ({ type: 'rampart:metrics-request', id }),
+              (message, id) =>
+                message.type === 'rampart:metrics' && message.id === id
+                  ? { metrics: message.metrics }
+                  : undefined,
+            ),
+          ),
+        );
+        return aggregateMetrics(
+          snapshots.flatMap((answer) =>
+            answer === undefined ? [] : [answer.metrics as MetricsSnapshot],
+          ),
+        );
+      },
       getEndpoints: () => [...serviceEndpoints, ...admin.endpoints],
       getStatus: async () =>
         sumServices(

@@ -37,8 +37,18 @@ describe('workers: 2 (SO_REUSEPORT)', () => {
   let uasPort: number;
   let admin: string;
 
-  const status = async (): Promise<Status> =>
-    (await (await fetch(`${admin}/api/status`)).json()) as Status;
+  const status = async (): Promise<Status> => {
+    try {
+      return (await (await fetch(`${admin}/api/status`)).json()) as Status;
+    } catch (error) {
+      // Say why the primary is not answering.
+      throw new Error(
+        `admin unreachable (${String(error)}); rampart exited: ${String(rampart.process.hasExited)}\n` +
+          rampart.process.stderr().slice(-3000) +
+          rampart.process.stdout().slice(-3000),
+      );
+    }
+  };
 
   const calls = async (count: number): Promise<void> => {
     const udp = rampart.endpoint('access-edge', 'external', 'udp');
