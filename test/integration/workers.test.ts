@@ -46,6 +46,7 @@ describe('workers: 2 (SO_REUSEPORT)', () => {
         `admin unreachable (${String(error)}); rampart exited: ${String(rampart.process.hasExited)}\n` +
           rampart.process.stderr().slice(-3000) +
           rampart.process.stdout().slice(-3000),
+        { cause: error },
       );
     }
   };
