@@ -1,7 +1,7 @@
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import type { Allocation } from './allocation.ts';
 import { fiveTupleKey, type FiveTuple } from './allocation-types.ts';
-import { DeadlineHeap } from './deadline-heap.ts';
+import { DeadlineHeap } from '../../lib/deadline-heap.ts';
 import type { RelayPortAllocator } from './relay-ports.ts';
 
 /** Options of {@link AllocationTable}. */

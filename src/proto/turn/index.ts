@@ -122,7 +122,7 @@ export {
   type PortRequest,
   type RelayPortOptions,
 } from './relay-ports.ts';
-export { DeadlineHeap } from './deadline-heap.ts';
+export { DeadlineHeap } from '../../lib/deadline-heap.ts';
 export {
   BandwidthLimiter,
   SourceRateLimiter,
