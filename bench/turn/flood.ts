@@ -3,6 +3,7 @@
  * from a few sockets, bounded by count and time. Each datagram passes the cheap "is this
  * STUN?" check (RFC 8489 §5 header, magic cookie, length) so the server has to look further.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
@@ -160,4 +161,60 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
   await new Promise((resolve) => setTimeout(resolve, 200));
   for (const socket of sockets) socket.close();
   return { sent, sentPerSecond: (sent / windowMs) * 1000, responses, windowMs };
+}
+
+/** A flood sender in its own process, started ahead and released with {@link go}. */
+export interface FloodProcess {
+  /** Starts the flood now. */
+  go(): void;
+  /** What the flood did, once the process has exited. */
+  readonly result: Promise<FloodResult>;
+}
+
+/**
+ * Spawns `node <loadScript> --mode flood --wait-go …` (it inherits this process's CPU
+ * affinity) so its sockets are ready before the window it must cover.
+ */
+export function startFloodProcess(
+  loadScript: string,
+  options: { server: string; realm: string; rate: number; seconds: number },
+): FloodProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      loadScript,
+      '--mode',
+      'flood',
+      '--wait-go',
+      '--server',
+      options.server,
+      '--realm',
+      options.realm,
+      '--rate',
+      String(options.rate),
+      '--seconds',
+      String(options.seconds),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const result = new Promise<FloodResult>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => (out += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve((JSON.parse(line) as { result: FloodResult }).result);
+      } catch {
+        reject(new Error(`flood process exited ${String(code)}: ${out.slice(-500)}`));
+      }
+    });
+  });
+  return {
+    go: () => {
+      child.stdin.end('go\n');
+    },
+    result,
+  };
 }

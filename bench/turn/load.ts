@@ -1,37 +1,21 @@
 /**
  * The TURN benchmark's load generator, run as its own process so it can be pinned
- * (`taskset -c 1 node bench/turn/load.ts --mode <mode> …`). TURN over UDP on 127.0.0.1 only,
+ * (`taskset -c 1 node bench/turn/load.ts --mode <mode> …`). TURN over UDP on loopback only,
  * REST API credentials, one UDP socket per allocation. Prints one JSON line on stdout (the
  * result) and progress on stderr. Every loop is bounded in count and time.
  *
  * Modes: paced, saturation, hold, churn, binding, flood. Options: bench/turn/README.md.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { TransportAddress } from '../../src/codec/stun/index.ts';
-import { findMaxRate } from '../sip/search.ts';
-import type { StepResult } from '../sip/search.ts';
 import { closeAll, openAllocations, releaseAllocations } from './allocations.ts';
 import { runBindingLoad } from './binding.ts';
-import { runFlood, type FloodResult } from './flood.ts';
-import { MediaEngine, queryEchoStats, type MediaRunResult } from './media.ts';
-import {
-  allProcessTimes,
-  coreBusy,
-  coreTimes,
-  dropsSince,
-  foreignCpu,
-  processTree,
-  sampleServer,
-  udpDrops,
-  type CoreTimes,
-  type ProcessTimes,
-  type ServerSample,
-  type UdpDrops,
-} from './proc.ts';
-import { median, slopePerStep } from './stats.ts';
+import { runFlood, startFloodProcess } from './flood.ts';
+import { MediaEngine, queryEchoStats } from './media.ts';
+import { Observer, type WindowStart } from './observe.ts';
+import { runSaturation } from './saturation.ts';
+import { slopePerStep } from './stats.ts';
 import { restCredential, type TurnServerTarget } from './turn-client.ts';
 
 const { values: args } = parseArgs({
@@ -85,9 +69,25 @@ function sleep(ms: number): Promise<void> {
 
 const server = address(args.server, 'server');
 const serverPid = args['server-pid'] === '' ? undefined : Number(args['server-pid']);
-const echoPid = args['echo-pid'] === '' ? undefined : Number(args['echo-pid']);
 const allocations = Number(args.allocations);
 const setupWindow = Number(args['setup-window']);
+
+function peer(): TransportAddress {
+  return address(args.peer, 'peer');
+}
+
+const observer = new Observer({
+  serverPid,
+  echoPid: args['echo-pid'] === '' ? undefined : Number(args['echo-pid']),
+  layout: {
+    serverPort: server.port,
+    echoPort: args.peer === '' ? -1 : peer().port,
+    relayMinPort: Number(args['relay-min-port']),
+    relayMaxPort: Number(args['relay-max-port']),
+  },
+  serverCpus: args['server-cpus'],
+  loadCpus: args['load-cpus'],
+});
 
 function target(): TurnServerTarget {
   if (args.secret === '') throw new Error('--secret is required');
@@ -98,88 +98,12 @@ function target(): TurnServerTarget {
   };
 }
 
-function peer(): TransportAddress {
-  return address(args.peer, 'peer');
-}
-
-/** How busy the server's and the load's cores were since `before` (/proc/stat, softirq included). */
-function coresSince(before: CoreTimes): { server: number | undefined; load: number | undefined } {
-  const now = coreTimes();
-  return {
-    server: coreBusy(before, now, args['server-cpus']),
-    load: coreBusy(before, now, args['load-cpus']),
-  };
-}
-
-/** What the benchmark's processes are: the orchestrator's tree, this one's, server, echo. */
-function ourPids(): Set<number> {
-  const ours = new Set([...processTree(process.ppid), ...processTree(process.pid)]);
-  if (serverPid !== undefined) for (const pid of processTree(serverPid)) ours.add(pid);
-  if (echoPid !== undefined) ours.add(echoPid);
-  return ours;
-}
-
-/** CPU that processes outside the benchmark used since `before`, per second of the window. */
-interface Interference {
-  /** Cores' worth of other user-space processes (another job on the machine). */
-  readonly foreignBusy: number;
-  /** Cores' worth of kernel threads (softirq work deferred to ksoftirqd, …). */
-  readonly kernelThreadsBusy: number;
-  readonly topForeignPid: number | undefined;
-  /** Its command line (truncated), if it is still running. */
-  readonly topForeignCommand: string | undefined;
-}
-
-function commandLine(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().slice(0, 160);
-  } catch {
-    return undefined;
-  }
-}
-
-function interferenceSince(before: ProcessTimes, windowSeconds: number): Interference {
-  const foreign = foreignCpu(before, allProcessTimes(), ourPids());
-  const seconds = Math.max(0.001, windowSeconds);
-  return {
-    foreignBusy: foreign.processes / seconds,
-    kernelThreadsBusy: foreign.kernelThreads / seconds,
-    topForeignPid: foreign.top?.pid,
-    topForeignCommand: foreign.top === undefined ? undefined : commandLine(foreign.top.pid),
-  };
-}
-
-/** Kernel receive-buffer drops so far, by socket owner (see {@link udpDrops}). */
-function drops(): UdpDrops {
-  return udpDrops({
-    serverPort: server.port,
-    echoPort: args.peer === '' ? -1 : peer().port,
-    relayMinPort: Number(args['relay-min-port']),
-    relayMaxPort: Number(args['relay-max-port']),
-  });
-}
-
-function sample(): ServerSample | undefined {
-  return serverPid === undefined ? undefined : sampleServer(serverPid);
-}
-
-/** Median of three RSS readings `gapMs` apart (smooths a GC or allocator spike). */
-async function settledRss(gapMs = 300): Promise<number | undefined> {
-  if (serverPid === undefined) return undefined;
-  const readings: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    if (i > 0) await sleep(gapMs);
-    readings.push(sampleServer(serverPid).rssBytes);
-  }
-  return median(readings);
-}
-
-async function setup(count: number, bindChannel = true) {
+/** Opens `count` allocations (with permission and channel); > 1 % failures is an error. */
+async function setup(count: number) {
   const opened = await openAllocations({
     count,
     target: target(),
     peer: peer(),
-    bindChannel,
     window: setupWindow,
   });
   log(
@@ -188,7 +112,7 @@ async function setup(count: number, bindChannel = true) {
         ? ` failures ${JSON.stringify(opened.failures)}`
         : ''),
   );
-  // A comparison needs the same load on both sides: more than 1 % failed setups is an error.
+  // A comparison needs the same load on both sides.
   if (opened.clients.length < count * 0.99) {
     closeAll(opened.clients);
     throw new Error(
@@ -198,251 +122,79 @@ async function setup(count: number, bindChannel = true) {
   return opened;
 }
 
-/** A flood child (this file, --mode flood --wait-go) that starts when told. */
-function startFloodChild(
-  rate: number,
-  seconds: number,
-): { go(): void; result: Promise<FloodResult> } {
-  const child = spawn(
-    process.execPath,
-    [
-      import.meta.filename,
-      '--mode',
-      'flood',
-      '--wait-go',
-      '--server',
-      args.server,
-      '--realm',
-      args.realm,
-      '--rate',
-      String(rate),
-      '--seconds',
-      String(seconds),
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  const result = new Promise<FloodResult>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => (out += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      try {
-        resolve((JSON.parse(line) as { result: FloodResult }).result);
-      } catch {
-        reject(new Error(`flood child exited ${String(code)}: ${out.slice(-500)}`));
-      }
-    });
-  });
-  return {
-    go: () => {
-      child.stdin.end('go\n');
-    },
-    result,
-  };
-}
-
 async function paced(): Promise<Record<string, unknown>> {
   const floodRate = Number(args['flood-rate']);
   const seconds = Number(args.seconds);
-  const flood = floodRate > 0 ? startFloodChild(floodRate, seconds) : undefined;
+  const flood =
+    floodRate > 0
+      ? startFloodProcess(import.meta.filename, {
+          server: args.server,
+          realm: args.realm,
+          rate: floodRate,
+          seconds,
+        })
+      : undefined;
   const opened = await setup(allocations);
   const engine = new MediaEngine(opened.clients, Number(args.payload));
   // A short warm-up so first-packet costs (JIT, lazy state) fall outside the window.
   await engine.run({ ratePerStream: Number(args.rate), seconds: 0.5, drainMs: 300 });
   const echoBefore = await queryEchoStats(peer());
-  let before: ServerSample | undefined;
-  let echoCpuBefore: number | undefined;
-  let dropsBefore: UdpDrops | undefined;
-  let coresBefore: CoreTimes | undefined;
-  let processesBefore: ProcessTimes | undefined;
-  const media: MediaRunResult = await engine.run({
+  let start: WindowStart | undefined;
+  const media = await engine.run({
     ratePerStream: Number(args.rate),
     seconds,
     drainMs: Number(args['drain-ms']),
     onStart: () => {
       flood?.go();
-      dropsBefore = drops();
-      coresBefore = coreTimes();
-      processesBefore = allProcessTimes();
-      before = sample();
-      echoCpuBefore = echoPid === undefined ? undefined : sampleServer(echoPid).cpuSeconds;
+      start = observer.start();
     },
   });
-  const after = sample();
-  const udpDropped = dropsBefore === undefined ? undefined : dropsSince(dropsBefore, drops());
-  const cores = coresBefore === undefined ? undefined : coresSince(coresBefore);
-  const interference =
-    processesBefore === undefined
+  const window =
+    start === undefined
       ? undefined
-      : interferenceSince(processesBefore, media.windowMs / 1000);
-  const echoCpu =
-    echoPid === undefined || echoCpuBefore === undefined
-      ? undefined
-      : sampleServer(echoPid).cpuSeconds - echoCpuBefore;
+      : observer.finish(start, media.windowMs / 1000, media.generatorCpuSeconds);
   const echoAfter = await queryEchoStats(peer());
-  const floodResult = flood === undefined ? undefined : await flood.result;
+  const floodResult = await flood?.result;
   await releaseAllocations(opened.clients, setupWindow);
+  // Relayed = what reached the peer (client → peer leg) + what came back (peer → client).
   const peerReceived =
     echoBefore === undefined || echoAfter === undefined
       ? undefined
       : echoAfter.received - echoBefore.received;
   const relayedPackets = peerReceived === undefined ? undefined : peerReceived + media.received;
-  const serverCpuSeconds =
-    before === undefined || after === undefined ? undefined : after.cpuSeconds - before.cpuSeconds;
+  const serverCpuSeconds = window?.serverCpuSeconds;
   return {
     allocations: opened.clients.length,
     setupFailures: opened.failures,
     media,
     peerReceived,
     relayedPackets,
-    serverCpuSeconds,
     serverCpuSecondsPerMillionRelayed:
       serverCpuSeconds === undefined || relayedPackets === undefined || relayedPackets === 0
         ? undefined
         : (serverCpuSeconds / relayedPackets) * 1e6,
-    serverRssBytes: after?.rssBytes,
-    udpDropped,
-    serverCoreBusy: cores?.server,
-    interference,
-    echoCpuSeconds: echoCpu,
-    loadCoreBusy: cores?.load,
-    loadProcessesBusy:
-      echoCpu === undefined
-        ? undefined
-        : (media.generatorCpuSeconds + echoCpu) / (media.windowMs / 1000),
+    ...window,
     flood: floodResult,
   };
 }
 
-interface SaturationStep extends StepResult {
-  readonly media: MediaRunResult;
-  readonly loadCoreBusy: number | undefined;
-  readonly serverCoreBusy: number | undefined;
-  readonly serverProcessBusy: number | undefined;
-  readonly loadProcessesBusy: number | undefined;
-  readonly udpDropped: UdpDrops;
-  readonly interference: Interference;
-}
-
-/**
- * Who ran out first at a failing step: the kernel's per-socket drop counters say whose
- * receive buffer overflowed; a server core ≥ 90 % busy says the server ran out of CPU.
- */
-function bottleneck(step: SaturationStep): string {
-  if (step.verdict.includes('offered only')) return 'generator (rate not offered)';
-  const serverCpu = (step.serverCoreBusy ?? 0) >= 0.9;
-  const loadSide = step.udpDropped.generator + step.udpDropped.echo;
-  if (step.udpDropped.server > loadSide) {
-    return serverCpu ? 'server (CPU)' : 'server (receive buffers)';
-  }
-  if (loadSide > 0) return 'generator (its sockets overflowed)';
-  return serverCpu ? 'server (CPU)' : 'server (dropped internally)';
-}
-
 async function saturation(): Promise<Record<string, unknown>> {
   const opened = await setup(allocations);
-  const count = opened.clients.length;
-  if (count === 0) throw new Error('no allocation');
-  const engine = new MediaEngine(opened.clients, Number(args.payload));
-  const stepSeconds = Number(args['step-seconds']);
-  const maxLoss = Number(args['max-loss']);
-  const steps: SaturationStep[] = [];
-  await engine.run({ ratePerStream: 50, seconds: 0.5, drainMs: 300 });
-  const search = await findMaxRate(
-    async (rate) => {
-      const echoBefore = echoPid === undefined ? undefined : sampleServer(echoPid).cpuSeconds;
-      const before = sample();
-      const dropsBefore = drops();
-      const coresBefore = coreTimes();
-      const processesBefore = allProcessTimes();
-      const media = await engine.run({
-        ratePerStream: rate / count,
-        seconds: stepSeconds,
-        drainMs: 500,
-      });
-      const after = sample();
-      const udpDropped = dropsSince(dropsBefore, drops());
-      const cores = coresSince(coresBefore);
-      const windowSeconds = media.windowMs / 1000;
-      const interference = interferenceSince(processesBefore, windowSeconds);
-      const echoCpu =
-        echoPid === undefined || echoBefore === undefined
-          ? undefined
-          : sampleServer(echoPid).cpuSeconds - echoBefore;
-      const loadProcessesBusy =
-        echoCpu === undefined ? undefined : (media.generatorCpuSeconds + echoCpu) / windowSeconds;
-      const serverProcessBusy =
-        before === undefined || after === undefined
-          ? undefined
-          : (after.cpuSeconds - before.cpuSeconds) / windowSeconds;
-      const serverCoreBusy = cores.server;
-      const loadCoreBusy = cores.load;
-      const problems: string[] = [];
-      if (media.lossFraction > maxLoss)
-        problems.push(`loss ${(media.lossFraction * 100).toFixed(2)}%`);
-      if (media.offeredPps < rate * 0.95)
-        problems.push(`offered only ${media.offeredPps.toFixed(0)} pps`);
-      const verdict = problems.length === 0 ? 'ok' : problems.join(', ');
-      log(
-        `step ${rate} pps: received ${media.receivedPps.toFixed(0)} pps, ` +
-          `loss ${(media.lossFraction * 100).toFixed(3)}%, rtt p50 ${media.rttMedianMs.toFixed(2)} ms, ` +
-          `server core ${serverCoreBusy?.toFixed(2) ?? '?'} (process ${serverProcessBusy?.toFixed(2) ?? '?'}), ` +
-          `load core ${loadCoreBusy?.toFixed(2) ?? '?'} (processes ${loadProcessesBusy?.toFixed(2) ?? '?'}), ` +
-          `kernel drops ${JSON.stringify(udpDropped)}, ` +
-          `foreign ${interference.foreignBusy.toFixed(2)}: ${verdict}`,
-      );
-      const step: SaturationStep = {
-        rate,
-        passed: verdict === 'ok',
-        verdict,
-        media,
-        loadCoreBusy,
-        serverCoreBusy,
-        serverProcessBusy,
-        loadProcessesBusy,
-        udpDropped,
-        interference,
-      };
-      steps.push(step);
-      await sleep(300);
-      return step;
-    },
-    {
+  try {
+    return await runSaturation({
+      engine: new MediaEngine(opened.clients, Number(args.payload)),
+      streams: opened.clients.length,
+      observer,
+      stepSeconds: Number(args['step-seconds']),
+      maxLoss: Number(args['max-loss']),
       startRate: Number(args['start-rate']),
-      minRate: 100,
       maxRate: Number(args['max-rate']),
-      precision: 0.05,
       budgetMs: Number(args['budget-seconds']) * 1000,
-      granularity: 100,
-    },
-  );
-  await releaseAllocations(opened.clients, setupWindow);
-  const best = steps.filter((s) => s.passed).sort((a, b) => b.rate - a.rate)[0];
-  const firstFailure = steps.filter((s) => !s.passed).sort((a, b) => a.rate - b.rate)[0];
-  const limitedBy = firstFailure === undefined ? 'max-rate' : bottleneck(firstFailure);
-  return {
-    allocations: count,
-    maxOfferedPps: search.maxRate,
-    maxReceivedPps: best?.media.receivedPps ?? 0,
-    firstFailingRate: search.firstFailingRate,
-    limitedBy,
-    budgetExhausted: search.budgetExhausted,
-    steps: steps.map((s) => ({
-      rate: s.rate,
-      verdict: s.verdict,
-      receivedPps: Math.round(s.media.receivedPps),
-      lossFraction: s.media.lossFraction,
-      rttMedianMs: s.media.rttMedianMs,
-      serverCoreBusy: s.serverCoreBusy,
-      serverProcessBusy: s.serverProcessBusy,
-      loadCoreBusy: s.loadCoreBusy,
-      loadProcessesBusy: s.loadProcessesBusy,
-      udpDropped: s.udpDropped,
-      interference: s.interference,
-    })),
-  };
+      log,
+    });
+  } finally {
+    await releaseAllocations(opened.clients, setupWindow);
+  }
 }
 
 async function hold(): Promise<Record<string, unknown>> {
@@ -452,13 +204,13 @@ async function hold(): Promise<Record<string, unknown>> {
   const warm = await setup(Math.min(100, Math.max(1, Math.round(allocations / 10))));
   await releaseAllocations(warm.clients, setupWindow);
   await sleep(settleMs);
-  const rssBefore = await settledRss();
+  const rssBefore = await observer.settledRss();
   const opened = await setup(allocations);
   await sleep(settleMs);
-  const rssHolding = await settledRss();
+  const rssHolding = await observer.settledRss();
   const releaseFailures = await releaseAllocations(opened.clients, setupWindow);
   await sleep(settleMs);
-  const rssAfterRelease = await settledRss();
+  const rssAfterRelease = await observer.settledRss();
   const held = opened.clients.length;
   return {
     requested: allocations,
@@ -481,7 +233,7 @@ async function churn(): Promise<Record<string, unknown>> {
   const settleMs = Number(args['settle-ms']);
   const rssAfterCycle: number[] = [];
   const failures: Record<string, number>[] = [];
-  const rssStart = await settledRss();
+  const rssStart = await observer.settledRss();
   let allocated = 0;
   for (let cycle = 0; cycle < cycles; cycle++) {
     const opened = await setup(allocations);
@@ -489,7 +241,7 @@ async function churn(): Promise<Record<string, unknown>> {
     const released = await releaseAllocations(opened.clients, setupWindow);
     failures.push({ ...opened.failures, ...released });
     await sleep(settleMs);
-    rssAfterCycle.push((await settledRss()) ?? 0);
+    rssAfterCycle.push((await observer.settledRss()) ?? 0);
     log(`cycle ${cycle + 1}/${cycles}: rss ${((rssAfterCycle.at(-1) ?? 0) / 1024).toFixed(0)} KiB`);
   }
   const first = rssAfterCycle[0] ?? 0;
@@ -508,9 +260,7 @@ async function churn(): Promise<Record<string, unknown>> {
 }
 
 async function binding(): Promise<Record<string, unknown>> {
-  const before = sample();
-  const coresBefore = coreTimes();
-  const processesBefore = allProcessTimes();
+  const start = observer.start();
   const result = await runBindingLoad({
     host: server.address,
     port: server.port,
@@ -518,21 +268,8 @@ async function binding(): Promise<Record<string, unknown>> {
     window: Number(args.window),
     seconds: Number(args.seconds),
   });
-  const after = sample();
-  const cores = coresSince(coresBefore);
-  const interference = interferenceSince(processesBefore, result.windowMs / 1000);
-  const serverCpuSeconds =
-    before === undefined || after === undefined ? undefined : after.cpuSeconds - before.cpuSeconds;
-  return {
-    ...result,
-    interference,
-    serverCpuSeconds,
-    serverCoreBusy: cores.server,
-    serverProcessBusy:
-      serverCpuSeconds === undefined ? undefined : serverCpuSeconds / (result.windowMs / 1000),
-    loadCoreBusy: cores.load,
-    loadProcessesBusy: result.generatorCpuSeconds / (result.windowMs / 1000),
-  };
+  const window = observer.finish(start, result.windowMs / 1000, result.generatorCpuSeconds);
+  return { ...result, ...window };
 }
 
 async function flood(): Promise<Record<string, unknown>> {
@@ -569,8 +306,9 @@ const MODES: Readonly<Record<string, () => Promise<Record<string, unknown>>>> = 
 
 async function main(): Promise<void> {
   const run = MODES[args.mode];
-  if (run === undefined)
+  if (run === undefined) {
     throw new Error(`unknown --mode ${args.mode}; known: ${Object.keys(MODES).join(', ')}`);
+  }
   const result = await run();
   process.stdout.write(JSON.stringify({ mode: args.mode, result }) + '\n');
 }

@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireProgram, sleep, startProcess } from '../../test/helpers/process.ts';
-import { METRICS, numberAt, type LoadResult, type MetricPlan, type Scale } from './metrics.ts';
+import { METRICS, type LoadResult, type MetricPlan, type Scale } from './metrics.ts';
 import {
   SERVER_FACTORIES,
   startEchoPeer,
@@ -15,7 +15,14 @@ import {
   type TurnServerUnderTest,
 } from './servers.ts';
 import { allProcessTimes, foreignCpu, processTree } from './proc.ts';
-import { median, ratio } from './stats.ts';
+import {
+  DISTURBED_FOREIGN_BUSY,
+  buildTable,
+  collectWarnings,
+  foreignBusyOf,
+  format,
+  type RunRecord,
+} from './report.ts';
 
 const HERE = import.meta.dirname;
 
@@ -41,41 +48,6 @@ const { values: args } = parseArgs({
 
 const scale: Scale = args.quick ? 'quick' : 'full';
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
-
-/** One metric run on one server: row values or why it failed. */
-interface RunRecord {
-  readonly server: string;
-  readonly round: number;
-  readonly values: Readonly<Record<string, number | null>>;
-  readonly results: readonly LoadResult[];
-  readonly note?: string;
-  readonly error?: string;
-  /** The most CPU (cores' worth) processes outside the benchmark used during a window. */
-  readonly foreignBusy?: number;
-  /** The busiest such process. */
-  readonly foreignCommand?: string;
-}
-
-/** Above this (cores' worth of other processes' CPU), a run is disturbed and rerun. */
-const DISTURBED_FOREIGN_BUSY = 0.1;
-
-/** The largest foreign CPU any of `results` saw (paced/binding windows, saturation steps). */
-function foreignBusyOf(results: readonly LoadResult[]): { busy: number; command?: string } {
-  let most: { busy: number; command?: string } = { busy: 0 };
-  for (const result of results) {
-    const windows = [
-      result['interference'],
-      ...((result['steps'] ?? []) as readonly LoadResult[]).map((step) => step['interference']),
-    ];
-    for (const window of windows) {
-      const busy = numberAt(window, 'foreignBusy');
-      if (busy === null || busy <= most.busy) continue;
-      const command = (window as Record<string, unknown>)['topForeignCommand'];
-      most = { busy, ...(typeof command === 'string' ? { command } : {}) };
-    }
-  }
-  return most;
-}
 
 /** Each server's configuration as it ran (first start), for the report. */
 const serverConfigs = new Map<string, string>();
@@ -162,7 +134,9 @@ async function runAttempt(
     console.log(`    ${serverName}: ${message.slice(0, 2000)}`);
     return { server: serverName, round, values: {}, results: [], error: message };
   }
-  if (!serverConfigs.has(serverName)) serverConfigs.set(serverName, server.config);
+  if (!serverConfigs.has(serverName)) {
+    serverConfigs.set(serverName, server.config.replaceAll(args.secret, '(redacted)'));
+  }
   const results: LoadResult[] = [];
   try {
     for (const extra of metric.runs(scale)) {
@@ -247,24 +221,6 @@ async function runOnce(
   return record;
 }
 
-function format(value: number | null): string {
-  if (value === null || !Number.isFinite(value)) return 'n/a';
-  const magnitude = Math.abs(value);
-  if (magnitude >= 1000) return value.toFixed(0);
-  if (magnitude >= 10) return value.toFixed(1);
-  if (magnitude >= 0.1) return value.toFixed(2);
-  return value.toPrecision(2);
-}
-
-/** The median of a row over the runs of one server, null if no run produced it. */
-function medianOf(records: readonly RunRecord[], server: string, key: string): number | null {
-  const values = records
-    .filter((r) => r.server === server)
-    .map((r) => r.values[key])
-    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-  return values.length === 0 ? null : median(values);
-}
-
 async function main(): Promise<void> {
   requireProgram('taskset', 'util-linux');
   const chosen = args.metrics.split(',').map((name) => {
@@ -318,64 +274,8 @@ async function main(): Promise<void> {
     await echo.stop();
   }
 
-  const table: Record<string, unknown>[] = [];
-  const header = ['metric', 'unit', `${baseline} (base)`, `${candidate} (cand)`, 'ratio', 'goal'];
-  const lines: string[][] = [header];
-  for (const metric of chosen) {
-    const records = perMetric[metric.name] ?? [];
-    for (const row of metric.rows) {
-      const base = medianOf(records, 'baseline', row.key);
-      const cand = medianOf(records, 'candidate', row.key);
-      const r = ratio(cand, base);
-      const goalMet = row.goal === undefined || cand === null ? null : row.goal.met(cand, r);
-      table.push({
-        metric: metric.name,
-        key: row.key,
-        label: row.label,
-        unit: row.unit,
-        better: row.better,
-        baseline: base,
-        candidate: cand,
-        ratio: r,
-        goal: row.goal?.text ?? null,
-        goalMet,
-      });
-      lines.push([
-        row.label,
-        row.unit,
-        format(base),
-        format(cand),
-        r === null ? 'n/a' : `${r.toFixed(2)}×`,
-        row.goal === undefined
-          ? ''
-          : `${row.goal.text}${goalMet === null ? '' : goalMet ? ' ✓' : ' ✗'}`,
-      ]);
-    }
-  }
-  const widths = header.map((_, column) => Math.max(...lines.map((l) => (l[column] ?? '').length)));
-  const rendered = lines
-    .map((l) =>
-      l
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-  const warnings: string[] = [];
-  for (const metric of chosen) {
-    for (const record of perMetric[metric.name] ?? []) {
-      if (record.error !== undefined) {
-        warnings.push(
-          `${metric.name} ${record.server} round ${record.round}: ${record.error.slice(0, 300)}`,
-        );
-      } else if ((record.foreignBusy ?? 0) > DISTURBED_FOREIGN_BUSY) {
-        warnings.push(
-          `${metric.name} ${record.server} round ${record.round}: disturbed, other processes ` +
-            `used ${(record.foreignBusy ?? 0).toFixed(2)} of a core (${record.foreignCommand ?? '?'})`,
-        );
-      }
-    }
-  }
+  const { table, rendered } = buildTable(chosen, perMetric, { baseline, candidate });
+  const warnings = collectWarnings(chosen, perMetric);
 
   const report = {
     date: new Date().toISOString(),
