@@ -70,6 +70,21 @@ function answer(
   ctx.settle(session, actions);
 }
 
+/**
+ * The allocation on the request's 5-tuple; without one, answers 437 (Allocation Mismatch,
+ * RFC 8656 §8.2, §10.2, §12.2) and returns undefined.
+ */
+export function allocationOf(
+  ctx: TurnContext,
+  flow: ClientFlow,
+  request: StunMessage,
+  signing: Signing,
+): RelaySession | undefined {
+  const session = ctx.sessionOf(flow);
+  if (session === undefined) ctx.send(flow, errorResponse(request, 437, [], signing));
+  return session;
+}
+
 /** RFC 8656 §8: Refresh. */
 export function handleRefresh(
   ctx: TurnContext,
@@ -78,12 +93,8 @@ export function handleRefresh(
   auth: Authenticated,
   signing: Signing,
 ): void {
-  const session = ctx.sessionOf(flow);
-  // §8.2: no allocation on this 5-tuple → 437 (Allocation Mismatch).
-  if (session === undefined) {
-    ctx.send(flow, errorResponse(request, 437, [], signing));
-    return;
-  }
+  const session = allocationOf(ctx, flow, request, signing);
+  if (session === undefined) return;
   const lifetime = Lifetime.get(request);
   if (lifetime?.ok === false) {
     ctx.send(flow, errorResponse(request, 400, [], signing));
@@ -106,11 +117,8 @@ export function handleCreatePermission(
   auth: Authenticated,
   signing: Signing,
 ): void {
-  const session = ctx.sessionOf(flow);
-  if (session === undefined) {
-    ctx.send(flow, errorResponse(request, 437, [], signing));
-    return;
-  }
+  const session = allocationOf(ctx, flow, request, signing);
+  if (session === undefined) return;
   const peers: string[] = [];
   const all = XorPeerAddress.getAll(request);
   if (!all.ok) {
@@ -144,11 +152,8 @@ export function handleChannelBind(
   auth: Authenticated,
   signing: Signing,
 ): void {
-  const session = ctx.sessionOf(flow);
-  if (session === undefined) {
-    ctx.send(flow, errorResponse(request, 437, [], signing));
-    return;
-  }
+  const session = allocationOf(ctx, flow, request, signing);
+  if (session === undefined) return;
   const channel = ChannelNumber.get(request);
   const peer = XorPeerAddress.get(request);
   // §12.2: a missing or out-of-range channel number, or no peer → 400.

@@ -15,6 +15,7 @@ import { canonicalPeerAddress, type AuthOutcome } from '../../proto/turn/index.t
 import type { ClientFlow } from './client-flow.ts';
 import type { TurnContext } from './context.ts';
 import type { RelaySession } from './relay-session.ts';
+import { allocationOf } from './requests.ts';
 import { errorResponse, successResponse, type Signing } from './responses.ts';
 import type { PeerConnection } from './tcp-relay.ts';
 
@@ -52,12 +53,9 @@ export async function handleConnect(
   const fail = (code: number): void => {
     ctx.send(flow, errorResponse(request, code, [], signing));
   };
-  const session = ctx.sessionOf(flow);
   // "If the request is received on a connection that has no TCP allocation → 437 / 400".
-  if (session === undefined) {
-    fail(437);
-    return;
-  }
+  const session = allocationOf(ctx, flow, request, signing);
+  if (session === undefined) return;
   const tcp = session.tcp;
   const peer = XorPeerAddress.get(request);
   if (tcp === undefined || peer?.ok !== true) {
