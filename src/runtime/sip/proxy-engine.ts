@@ -7,6 +7,7 @@ import type { SecureContextOptions } from 'node:tls';
 import type { Clock } from '../../lib/clock.ts';
 import { systemClock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { BRANCH_MAGIC_COOKIE, randomToken } from '../../lib/ids.ts';
 import { applyEdits, removeFirstValue, type SipEdit } from '../../codec/sip/edit.ts';
 import { topVia } from '../../codec/sip/headers.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../../codec/sip/message.ts';
@@ -15,6 +16,7 @@ import {
   buildAckForNon2xx,
   buildCancel,
   buildResponse,
+  serializeRequest,
   type HeaderLine,
 } from '../../codec/sip/serialize.ts';
 import { parseSipUri, type SipUri } from '../../codec/sip/uri.ts';
@@ -27,6 +29,7 @@ import {
   preprocessRoute,
   statelessBranch,
   validateProxyRequest,
+  viaValue,
   type ProxyIdentity,
   type ProxyInterface,
   type RoutedRequest,
@@ -54,6 +57,15 @@ import {
 import type { Flow, SipTransport, SipTransportLayer } from '../../transport/index.ts';
 import { locateSipServer } from '../dns/locate.ts';
 import type { DnsQuerier } from '../dns/resolver.ts';
+import {
+  headerEdits,
+  type ForwardTarget,
+  type IncomingRequest,
+  type OutgoingRequest,
+  type OutgoingResult,
+  type RequestDecision,
+  type RequestHandler,
+} from './handler.ts';
 
 /** A listener the proxy sends from and advertises in Via / Record-Route. */
 export interface ProxyListener extends ProxyInterface {
@@ -108,14 +120,29 @@ export interface SipProxyEngineOptions {
    * listener.
    */
   readonly udpOutbound?: ProxyListener;
+  /**
+   * Decides for each new request whether it is answered here, proxied, or forked to chosen
+   * targets; without one every request is proxied (a pure proxy such as the Access Edge).
+   */
+  readonly handler?: RequestHandler;
 }
 
 interface Branch {
   readonly id: string;
-  readonly context: Context;
+  /** The response context of a proxied request; absent for a request we originated. */
+  readonly context: Context | undefined;
+  /** For a request we originated: called once with how it ended. */
+  readonly done?: (result: OutgoingResult) => void;
   readonly request: SipRequest;
   readonly target: LocatedTarget;
   readonly flowId: string | undefined;
+}
+
+/** One planned copy of a proxied request: its route state, Request-URI and how to reach it. */
+interface PlannedHop {
+  readonly routed: RoutedRequest;
+  readonly targetUri?: string;
+  readonly resolve: () => Promise<ResolvedHop | HopFailure>;
 }
 
 interface Context {
@@ -205,6 +232,83 @@ export class SipProxyEngine {
       clientTransactions: this.clients.size,
       contexts: this.contexts.size,
     };
+  }
+
+  /**
+   * Sends a request we originate (a NOTIFY, a server-generated MESSAGE) through a non-INVITE
+   * client transaction (RFC 3261 §17.1.2) and resolves with its final response, or why there
+   * was none. It goes over `flow` when given, else to the top Route or the Request-URI.
+   */
+  async sendRequest(outgoing: OutgoingRequest): Promise<OutgoingResult> {
+    if (outgoing.method === 'INVITE' || outgoing.method === 'ACK' || outgoing.method === 'CANCEL')
+      throw new TypeError(`sendRequest does not originate ${outgoing.method}`);
+    let hop: ResolvedHop | HopFailure;
+    if (outgoing.flow !== undefined) {
+      hop = this.hopOnFlow(outgoing.flow);
+    } else {
+      const route = outgoing.headers.find(([name]) => name.toLowerCase() === 'route')?.[1];
+      const planned = nextHopOf({
+        edits: [],
+        requestUri: outgoing.requestUri,
+        routes: route === undefined ? [] : [route.split(',')[0]?.trim() ?? route],
+      });
+      hop = planned.ok
+        ? await this.resolveHop(planned.value)
+        : { status: 416, reason: 'Unsupported URI Scheme', drop: 'rejected-request' };
+    }
+    if ('status' in hop || this.closedValue)
+      return { kind: 'unreachable', reason: 'status' in hop ? hop.reason : 'closed' };
+    const branchValue = `${BRANCH_MAGIC_COOKIE}${randomToken(16)}`;
+    const data = serializeRequest({
+      method: outgoing.method,
+      requestUri: outgoing.requestUri,
+      headers: [
+        ['Via', viaValue(this.viaListener(hop), branchValue)],
+        ['Max-Forwards', '70'],
+        ...outgoing.headers,
+      ],
+      ...(outgoing.body === undefined ? {} : { body: outgoing.body }),
+    });
+    const parsed = parseSipMessage(data);
+    if (!parsed.ok || parsed.value.kind !== 'request')
+      throw new TypeError('sendRequest built an unparsable request');
+    const request = parsed.value;
+    const key = clientTransactionKeyForRequest(request);
+    if (!key.ok) throw new TypeError('sendRequest built a request without a branch');
+    return new Promise<OutgoingResult>((resolve) => {
+      let settled = false;
+      const branch: Branch = {
+        id: key.value,
+        context: undefined,
+        done: (result) => {
+          if (settled) return;
+          settled = true;
+          resolve(result);
+        },
+        request,
+        target: hop.target,
+        flowId: hop.flowId,
+      };
+      const client = new NonInviteClientTransaction({
+        request,
+        data,
+        reliable: RELIABLE.has(hop.target.transport),
+        timers: this.options.timers ?? {},
+      });
+      this.branchesByKey.set(key.value, branch);
+      this.clients.set(key.value, client);
+      this.runClient(key.value, client, { type: 'start' });
+      this.schedule();
+    });
+  }
+
+  /** Our own URI on a transport (for Contact headers of dialogs the service creates). */
+  localUri(transport: SipTransport): string | undefined {
+    const listener = this.listenerFor(transport) ?? this.options.listeners[0];
+    if (listener === undefined) return undefined;
+    const param = listener.transport === 'udp' ? '' : `;transport=${listener.transport}`;
+    const host = listener.host.includes(':') ? `[${listener.host}]` : listener.host;
+    return `sip:${host}:${listener.port}${param}`;
   }
 
   /** Stops taking new requests (answered 503) while transactions in flight complete. */
@@ -346,10 +450,12 @@ export class SipProxyEngine {
     status: number,
     reason?: string,
     headers?: readonly HeaderLine[],
+    extra: { readonly body?: Buffer; readonly toTag?: string } = {},
   ): void {
     const data = buildResponse(server.request, status, {
       ...(reason === undefined ? {} : { reason }),
       ...(headers === undefined ? {} : { headers }),
+      ...extra,
     });
     this.runServer(key, server, { type: 'send-response', data, status });
   }
@@ -382,6 +488,35 @@ export class SipProxyEngine {
       this.respond(key, server, routed.error.status, routed.error.reason);
       return;
     }
+    if (this.options.handler !== undefined) {
+      void this.decide(this.options.handler, key, server, request, routed.value, flow);
+      return;
+    }
+    this.proxy(key, server, request, routed.value, flow);
+  }
+
+  /** Forwards a request as routing says: static routes, Route headers, the Request-URI. */
+  private proxy(
+    key: string,
+    server: ServerTransaction,
+    request: SipRequest,
+    routed: RoutedRequest,
+    flow: Flow,
+  ): void {
+    const context = this.newContext(key, server, request, flow);
+    const hops = this.hopsOf(routed);
+    const planned: PlannedHop[] | HopFailure = Array.isArray(hops)
+      ? hops.map((hop) => ({ routed, resolve: () => this.resolveHop(hop) }))
+      : hops;
+    void this.forwardStateful(context, request, planned, flow);
+  }
+
+  private newContext(
+    key: string,
+    server: ServerTransaction,
+    request: SipRequest,
+    flow: Flow,
+  ): Context {
     const context: Context = {
       serverKey: key,
       server,
@@ -391,7 +526,112 @@ export class SipProxyEngine {
       finished: false,
     };
     this.contexts.set(key, context);
-    void this.forwardStateful(context, request, routed.value, flow);
+    return context;
+  }
+
+  /** Asks the service's handler what to do with a new request, then does it. */
+  private async decide(
+    handler: RequestHandler,
+    key: string,
+    server: ServerTransaction,
+    request: SipRequest,
+    routed: RoutedRequest,
+    flow: Flow,
+  ): Promise<void> {
+    const incoming: IncomingRequest = {
+      request,
+      flow,
+      requestUri: routed.requestUri,
+      routes: routed.routes,
+    };
+    let decision: RequestDecision;
+    try {
+      decision = await handler(incoming);
+    } catch (error) {
+      this.options.logger.error(
+        { event: 'sip-handler-error', method: request.method, error: String(error) },
+        'sip request handler failed',
+      );
+      decision = { kind: 'respond', status: 500, reason: 'Server Internal Error' };
+    }
+    if (server.state === 'terminated' || this.closedValue) return;
+    switch (decision.kind) {
+      case 'respond':
+        this.respond(key, server, decision.status, decision.reason, decision.headers, {
+          ...(decision.body === undefined ? {} : { body: decision.body }),
+          ...(decision.toTag === undefined ? {} : { toTag: decision.toTag }),
+        });
+        break;
+      case 'proxy': {
+        const extra = headerEdits(request, decision.edits);
+        this.proxy(key, server, request, { ...routed, edits: [...routed.edits, ...extra] }, flow);
+        break;
+      }
+      case 'fork': {
+        if (decision.targets.length === 0) {
+          this.respond(key, server, 480, 'Temporarily Unavailable');
+          break;
+        }
+        const extra = headerEdits(request, decision.edits);
+        const context = this.newContext(key, server, request, flow);
+        const planned = decision.targets.map((target) =>
+          this.planTarget({ ...routed, edits: [...routed.edits, ...extra] }, target),
+        );
+        void this.forwardStateful(context, request, planned, flow);
+        break;
+      }
+    }
+    this.schedule();
+  }
+
+  /** The copy for one chosen target: its Request-URI, pushed Route values, and its hop. */
+  private planTarget(routed: RoutedRequest, target: ForwardTarget): PlannedHop {
+    const pushed = target.routes ?? [];
+    const withRoutes: RoutedRequest =
+      pushed.length === 0
+        ? routed
+        : {
+            edits: [
+              ...routed.edits,
+              ...(routed.routes.length === 0
+                ? [{ type: 'insert-header' as const, name: 'Route', value: pushed.join(', ') }]
+                : []),
+            ],
+            requestUri: routed.requestUri,
+            routes: routed.routes.length === 0 ? pushed : routed.routes,
+          };
+    const flow = target.flow;
+    const resolve =
+      flow !== undefined && withRoutes.routes.length === 0
+        ? () => Promise.resolve(this.hopOnFlow(flow))
+        : async (): Promise<ResolvedHop | HopFailure> => {
+            const planned = nextHopOf({ ...withRoutes, requestUri: target.uri });
+            if (!planned.ok)
+              return { status: 416, reason: 'Unsupported URI Scheme', drop: 'rejected-request' };
+            return this.resolveHop(planned.value);
+          };
+    return { routed: withRoutes, targetUri: target.uri, resolve };
+  }
+
+  /** A hop over an existing flow (RFC 5626 §5.3); 430 Flow Failed when it is gone. */
+  private hopOnFlow(flow: Flow): ResolvedHop | HopFailure {
+    const failed: HopFailure = { status: 430, reason: 'Flow Failed', drop: 'send-failure' };
+    if (flow.transport !== 'udp' && this.options.transport.getFlow(flow.id) === undefined)
+      return failed;
+    const outbound =
+      this.options.listeners.find((l) => l.listenerId === flow.listenerId) ??
+      this.listenerFor(flow.transport);
+    if (outbound === undefined) return failed;
+    return {
+      target: {
+        transport: flow.transport,
+        address: flow.remote.address,
+        port: flow.remote.port,
+        family: isIP(flow.remote.address) === 6 ? 6 : 4,
+      },
+      outbound,
+      flowId: flow.id,
+    };
   }
 
   private onCancel(key: string, server: ServerTransaction, cancel: SipRequest): void {
@@ -481,6 +721,9 @@ export class SipProxyEngine {
   }
 
   private sendTo(target: LocatedTarget, flowId: string | undefined, data: Buffer): boolean {
+    // A flow named by the service (RFC 5626) is used as is, UDP included.
+    if (flowId !== undefined && target.transport === 'udp')
+      return this.options.transport.send(flowId, data);
     if (target.transport === 'udp') {
       const listener = this.options.udpOutbound ?? this.listenerFor('udp');
       if (listener === undefined) return false;
@@ -528,16 +771,19 @@ export class SipProxyEngine {
   private async forwardStateful(
     context: Context,
     request: SipRequest,
-    routed: RoutedRequest,
+    planned: readonly PlannedHop[] | HopFailure,
     flow: Flow,
   ): Promise<void> {
-    const hops = this.hopsOf(routed);
-    const resolved = Array.isArray(hops)
-      ? await Promise.all(hops.map((hop) => this.resolveHop(hop)))
-      : [hops];
+    const resolved: { plan: PlannedHop | undefined; hop: ResolvedHop | HopFailure }[] =
+      'status' in planned
+        ? [{ plan: undefined, hop: planned }]
+        : await Promise.all(planned.map(async (plan) => ({ plan, hop: await plan.resolve() })));
     if (context.server.state === 'terminated' || context.finished) return;
-    const reachable = resolved.filter((hop): hop is ResolvedHop => !('status' in hop));
-    const failure = resolved.find((hop): hop is HopFailure => 'status' in hop);
+    const reachable: { plan: PlannedHop; hop: ResolvedHop }[] = [];
+    for (const r of resolved)
+      if (r.plan !== undefined && !('status' in r.hop))
+        reachable.push({ plan: r.plan, hop: r.hop });
+    const failure = resolved.map((r) => r.hop).find((hop): hop is HopFailure => 'status' in hop);
     if (reachable.length === 0 && failure !== undefined) {
       this.drop(failure.drop, {
         status: failure.status,
@@ -549,7 +795,8 @@ export class SipProxyEngine {
       return;
     }
     // RFC 3261 §16.6: one copy per target, each with its own branch (parallel forking).
-    for (const hop of reachable) this.forwardBranch(context, request, routed, flow, hop);
+    for (const { plan, hop } of reachable)
+      this.forwardBranch(context, request, plan.routed, flow, hop, plan.targetUri);
     this.schedule();
   }
 
@@ -559,6 +806,7 @@ export class SipProxyEngine {
     routed: RoutedRequest,
     flow: Flow,
     hop: ResolvedHop,
+    targetUri?: string,
   ): void {
     const inbound =
       this.options.listeners.find((l) => l.listenerId === flow.listenerId) ??
@@ -571,6 +819,7 @@ export class SipProxyEngine {
       via: this.viaListener(hop),
       branch: branchValue,
       recordRoute: this.options.recordRoute,
+      ...(targetUri === undefined ? {} : { targetUri }),
     });
     if (!plan.ok) {
       if (context.branches.size === 0) {
@@ -692,7 +941,11 @@ export class SipProxyEngine {
         break;
       }
       case 'deliver-response':
-        if (branch !== undefined && branch.request.method !== 'CANCEL') {
+        if (branch === undefined) break;
+        if (branch.done !== undefined) {
+          if (action.response.status >= 200)
+            branch.done({ kind: 'response', response: action.response });
+        } else if (branch.context !== undefined && branch.request.method !== 'CANCEL') {
           this.runContext(
             branch.context,
             branch.context.responses.handle(
@@ -703,22 +956,22 @@ export class SipProxyEngine {
         }
         break;
       case 'timeout':
-        if (branch !== undefined && branch.request.method !== 'CANCEL') {
-          this.runContext(
-            branch.context,
-            branch.context.responses.handle(
-              { type: 'branch-timeout', branchId: branch.id },
-              this.clock.now(),
-            ),
-          );
-        }
-        break;
       case 'transport-error':
-        if (branch !== undefined && branch.request.method !== 'CANCEL') {
+        if (branch === undefined) break;
+        if (branch.done !== undefined) {
+          branch.done(
+            action.type === 'timeout'
+              ? { kind: 'timeout' }
+              : { kind: 'unreachable', reason: 'transport error' },
+          );
+        } else if (branch.context !== undefined && branch.request.method !== 'CANCEL') {
           this.runContext(
             branch.context,
             branch.context.responses.handle(
-              { type: 'branch-transport-error', branchId: branch.id },
+              {
+                type: action.type === 'timeout' ? 'branch-timeout' : 'branch-transport-error',
+                branchId: branch.id,
+              },
               this.clock.now(),
             ),
           );
