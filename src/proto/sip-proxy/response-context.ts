@@ -235,6 +235,13 @@ export class ResponseContext {
       this.best = { status, response };
   }
 
+  /** Drops the responses kept for choosing the best one, once the context is finished. */
+  release(): void {
+    if (this.stateValue !== 'finished') return;
+    this.best = undefined;
+    this.challenges.length = 0;
+  }
+
   private maybeFinish(actions: ResponseContextAction[]): void {
     for (const branch of this.branches.values()) if (branch.state !== 'completed') return;
     if (this.stateValue === 'collecting') {

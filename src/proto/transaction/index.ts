@@ -25,6 +25,7 @@ export {
   type TryingBuilder,
 } from './invite-server.ts';
 export { NonInviteServerTransaction } from './non-invite-server.ts';
+export { shedRequest } from './shed.ts';
 export {
   cancelTargetKey,
   clientTransactionKey,

@@ -1,6 +1,7 @@
 import type { SipRequest, SipResponse } from '../../codec/sip/message.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import type { ClientTransactionAction, ClientTransactionEvent } from './events.ts';
+import { shedRequest, SHED_DATA } from './shed.ts';
 import { assertTransition, type InviteClientState } from './states.ts';
 import {
   Deadlines,
@@ -40,8 +41,8 @@ export class InviteClientTransaction {
   /** Which §17 machine this is. */
   readonly machine = 'invite-client' as const;
   /** The request that created the transaction. */
-  readonly request: SipRequest;
-  private readonly data: Buffer;
+  private requestValue: SipRequest;
+  private data: Buffer;
   private readonly timers: ResolvedTimers;
   private readonly buildAck: AckBuilder;
   private readonly deadlines = new Deadlines<InviteClientTimer>();
@@ -57,11 +58,16 @@ export class InviteClientTransaction {
         `INVITE client transaction created for ${options.request.method}`,
       );
     }
-    this.request = options.request;
+    this.requestValue = options.request;
     this.data = options.data ?? options.request.raw;
     this.timers = resolveTimers(options.reliable, options.timers);
     this.buildAck = options.buildAck;
     this.timerAIntervalMs = this.timers.t1Ms;
+  }
+
+  /** The request that created the transaction (only its method once it lingers). */
+  get request(): SipRequest {
+    return this.requestValue;
   }
 
   /** The current state. */
@@ -161,9 +167,9 @@ export class InviteClientTransaction {
     // RFC 3261 §17.1.1.2: "reception of a response with status code from 300-699 MUST cause the
     // client transaction to transition to "Completed". The client transaction MUST pass the
     // received response up to the TU, and the client transaction MUST generate an ACK request"
+    this.ack = this.buildAck(this.request, response);
     this.transition('completed');
     this.deadlines.clearAll();
-    this.ack = this.buildAck(this.request, response);
     const actions: ClientTransactionAction[] = [
       { type: 'deliver-response', response },
       { type: 'send', data: this.ack, reason: 'ack' },
@@ -233,5 +239,9 @@ export class InviteClientTransaction {
   private transition(to: InviteClientState): void {
     assertTransition(this.machine, this.currentState, to);
     this.currentState = to;
+    if (to === 'accepted' || to === 'completed' || to === 'terminated') {
+      this.requestValue = shedRequest(this.requestValue);
+      this.data = SHED_DATA;
+    }
   }
 }

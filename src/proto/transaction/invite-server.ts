@@ -1,6 +1,7 @@
 import type { SipRequest } from '../../codec/sip/message.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import type { ServerTransactionAction, ServerTransactionEvent } from './events.ts';
+import { ownCopy, shedRequest } from './shed.ts';
 import { assertTransition, type InviteServerState } from './states.ts';
 import {
   Deadlines,
@@ -45,7 +46,7 @@ export class InviteServerTransaction {
   /** Which §17 machine this is. */
   readonly machine = 'invite-server' as const;
   /** The INVITE that created the transaction. */
-  readonly request: SipRequest;
+  private requestValue: SipRequest;
   private readonly timers: ResolvedTimers;
   private readonly buildTrying: TryingBuilder | undefined;
   private readonly deadlines = new Deadlines<InviteServerTimer>();
@@ -62,13 +63,18 @@ export class InviteServerTransaction {
         `INVITE server transaction created for ${options.request.method}`,
       );
     }
-    this.request = options.request;
+    this.requestValue = options.request;
     this.timers = resolveTimers(options.reliable, options.timers);
     this.buildTrying = options.buildTrying;
     if (this.timers.autoTryingAfterMs !== undefined && this.buildTrying === undefined) {
       throw new RampartError(ERROR_CODES.INVALID_ARGUMENT, 'autoTryingAfterMs needs buildTrying');
     }
     this.timerGIntervalMs = this.timers.t1Ms;
+  }
+
+  /** The request that created the transaction (only its method once it lingers). */
+  get request(): SipRequest {
+    return this.requestValue;
   }
 
   /** The current state. */
@@ -221,7 +227,7 @@ export class InviteServerTransaction {
         // in 64*T1 seconds for all transports."
         this.transition('completed');
         this.deadlines.clearAll();
-        this.finalResponse = data;
+        this.finalResponse = this.timers.retransmits ? ownCopy(data) : data;
         if (this.timers.retransmits) this.deadlines.set('G', now + this.timerGIntervalMs);
         this.deadlines.set('H', now + this.timers.transactionTimeoutMs);
         return [{ type: 'send', data, reason: 'response' }];
@@ -302,5 +308,10 @@ export class InviteServerTransaction {
   private transition(to: InviteServerState): void {
     assertTransition(this.machine, this.currentState, to);
     this.currentState = to;
+    if (to === 'accepted' || to === 'completed' || to === 'confirmed' || to === 'terminated') {
+      this.requestValue = shedRequest(this.requestValue);
+      // Provisional responses are retransmitted only while Proceeding.
+      this.lastProvisional = undefined;
+    }
   }
 }

@@ -61,7 +61,7 @@ export function clientTransactionKeyForRequest(
   const via = topVia(request);
   if (!via.ok) return via;
   if (via.value.branch === undefined) return keyError('Via without branch');
-  return ok(`c|${via.value.branch.toLowerCase()}|${request.method}`);
+  return ok(flat(`c|${via.value.branch.toLowerCase()}|${request.method}`));
 }
 
 /**
@@ -77,7 +77,17 @@ export function clientTransactionKey(response: SipResponse): Result<string, Tran
   if (via.value.branch === undefined) return keyError('Via without branch');
   const cs = cseq(response);
   if (!cs.ok) return cs;
-  return ok(`c|${via.value.branch.toLowerCase()}|${cs.value.method}`);
+  return ok(flat(`c|${via.value.branch.toLowerCase()}|${cs.value.method}`));
+}
+
+/**
+ * Keys live as long as their transaction (32 s for UDP). A key built by concatenation is a
+ * rope whose pieces point into the parsed message (a branch is a slice of the Via value);
+ * flattening it (ToNumber flattens in V8) leaves one flat string and lets the message go.
+ */
+function flat(key: string): string {
+  void Number(key);
+  return key;
 }
 
 function serverKey(request: SipRequest, method: string): Result<string, TransactionKeyError> {
@@ -92,7 +102,7 @@ function serverKey(request: SipRequest, method: string): Result<string, Transact
   // request matches the one that created the transaction, except for ACK, where the method of
   // the request that created the transaction is INVITE."
   if (branch?.startsWith(BRANCH_MAGIC_COOKIE.toLowerCase()) === true) {
-    return ok(`s|${branch}|${via.value.sentBy}|${method}`);
+    return ok(flat(`s|${branch}|${via.value.sentBy}|${method}`));
   }
   // RFC 2543 fallback (§17.2.3): "the INVITE request matches a transaction if the
   // Request-URI, To tag, From tag, Call-ID, CSeq, and top Via header field match those of the

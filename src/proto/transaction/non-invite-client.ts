@@ -2,6 +2,7 @@ import type { SipRequest, SipResponse } from '../../codec/sip/message.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import type { ClientTransactionAction, ClientTransactionEvent } from './events.ts';
 import type { ClientTransactionOptions } from './invite-client.ts';
+import { shedRequest, SHED_DATA } from './shed.ts';
 import { assertTransition, type NonInviteClientState } from './states.ts';
 import { Deadlines, resolveTimers, type ResolvedTimers } from './timers.ts';
 
@@ -15,8 +16,8 @@ export class NonInviteClientTransaction {
   /** Which §17 machine this is. */
   readonly machine = 'non-invite-client' as const;
   /** The request that created the transaction. */
-  readonly request: SipRequest;
-  private readonly data: Buffer;
+  private requestValue: SipRequest;
+  private data: Buffer;
   private readonly timers: ResolvedTimers;
   private readonly deadlines = new Deadlines<NonInviteClientTimer>();
   private currentState: NonInviteClientState = 'trying';
@@ -32,10 +33,15 @@ export class NonInviteClientTransaction {
         `non-INVITE client transaction created for ${method}`,
       );
     }
-    this.request = options.request;
+    this.requestValue = options.request;
     this.data = options.data ?? options.request.raw;
     this.timers = resolveTimers(options.reliable, options.timers);
     this.timerEIntervalMs = this.timers.t1Ms;
+  }
+
+  /** The request that created the transaction (only its method once it lingers). */
+  get request(): SipRequest {
+    return this.requestValue;
   }
 
   /** The current state. */
@@ -179,5 +185,9 @@ export class NonInviteClientTransaction {
   private transition(to: NonInviteClientState): void {
     assertTransition(this.machine, this.currentState, to);
     this.currentState = to;
+    if (to === 'completed' || to === 'terminated') {
+      this.requestValue = shedRequest(this.requestValue);
+      this.data = SHED_DATA;
+    }
   }
 }

@@ -2,6 +2,7 @@ import type { SipRequest } from '../../codec/sip/message.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import type { ServerTransactionAction, ServerTransactionEvent } from './events.ts';
 import { assertResponseStatus, type ServerTransactionOptions } from './invite-server.ts';
+import { ownCopy, shedRequest } from './shed.ts';
 import { assertTransition, type NonInviteServerState } from './states.ts';
 import { Deadlines, resolveTimers, type ResolvedTimers } from './timers.ts';
 
@@ -13,7 +14,7 @@ export class NonInviteServerTransaction {
   /** Which §17 machine this is. */
   readonly machine = 'non-invite-server' as const;
   /** The request that created the transaction. */
-  readonly request: SipRequest;
+  private requestValue: SipRequest;
   private readonly timers: ResolvedTimers;
   private readonly deadlines = new Deadlines<'J'>();
   private currentState: NonInviteServerState = 'trying';
@@ -30,8 +31,13 @@ export class NonInviteServerTransaction {
         `non-INVITE server transaction created for ${method}`,
       );
     }
-    this.request = options.request;
+    this.requestValue = options.request;
     this.timers = resolveTimers(options.reliable, options.timers);
+  }
+
+  /** The request that created the transaction (only its method once it lingers). */
+  get request(): SipRequest {
+    return this.requestValue;
   }
 
   /** The current state. */
@@ -124,6 +130,8 @@ export class NonInviteServerTransaction {
         // response MUST be passed to the transport layer for transmission." (Figure 8 draws the
         // same edge from "Trying".)
         this.transition('completed');
+        // Kept for retransmissions only while they can come (unreliable transports).
+        this.lastResponse = this.timers.retransmits ? ownCopy(data) : undefined;
         const actions: ServerTransactionAction[] = [{ type: 'send', data, reason: 'response' }];
         // "When the server transaction enters the "Completed" state, it MUST set Timer J to
         // fire in 64*T1 seconds for unreliable transports, and zero seconds for reliable
@@ -170,5 +178,8 @@ export class NonInviteServerTransaction {
   private transition(to: NonInviteServerState): void {
     assertTransition(this.machine, this.currentState, to);
     this.currentState = to;
+    if (to === 'completed' || to === 'terminated') {
+      this.requestValue = shedRequest(this.requestValue);
+    }
   }
 }

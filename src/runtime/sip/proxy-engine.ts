@@ -47,6 +47,7 @@ import {
   NonInviteClientTransaction,
   NonInviteServerTransaction,
   serverTransactionKey,
+  shedRequest,
   TransactionTable,
   type ClientTransaction,
   type ClientTransactionAction,
@@ -1012,9 +1013,23 @@ export class SipProxyEngine {
         case 'finished':
           context.finished = true;
           this.contexts.delete(context.serverKey);
+          this.shedContext(context);
           break;
       }
     }
+  }
+
+  /**
+   * A finished context only relays 2xx retransmissions (RFC 6026) until its transactions end:
+   * its branches keep their target and method, not the forwarded messages.
+   */
+  private shedContext(context: Context): void {
+    for (const branch of context.branches.values()) {
+      if (this.branchesByKey.get(branch.id) === branch)
+        this.branchesByKey.set(branch.id, { ...branch, request: shedRequest(branch.request) });
+    }
+    context.branches.clear();
+    context.responses.release();
   }
 
   private cancelBranch(context: Context, branchId: string): void {
