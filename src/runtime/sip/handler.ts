@@ -26,6 +26,8 @@ export interface HeaderEdits {
   readonly remove?: readonly string[];
   /** Lines appended, e.g. P-Asserted-Identity. */
   readonly add?: readonly HeaderLine[];
+  /** Lines inserted at the top of the header section, e.g. a Path of ours (RFC 3327 §5.1). */
+  readonly insert?: readonly HeaderLine[];
 }
 
 /** One target of a fork (RFC 3261 §16.5). */
@@ -92,5 +94,13 @@ export function headerEdits(request: SipRequest, edits: HeaderEdits | undefined)
     if (remove.has(field.name)) out.push({ type: 'remove-header', field });
   }
   for (const [name, value] of edits.add ?? []) out.push({ type: 'append-header', name, value });
+  const first = request.headers[0];
+  for (const [name, value] of edits.insert ?? [])
+    out.push({
+      type: 'insert-header',
+      name,
+      value,
+      ...(first === undefined ? {} : { before: first }),
+    });
   return out;
 }

@@ -111,6 +111,8 @@ export interface SipProxyEngineOptions {
   readonly timers?: Partial<TransactionTimerConfig>;
   /** Trust anchors for outgoing TLS connections. */
   readonly tlsCa?: SecureContextOptions['ca'];
+  /** A client certificate for outgoing TLS connections (mutual TLS between servers). */
+  readonly tlsClient?: { readonly cert: string; readonly key: string };
   readonly logger: Logger;
   readonly observer?: ProxyObserver;
   readonly clock?: Clock;
@@ -717,6 +719,7 @@ export class SipProxyEngine {
       host: target.address,
       port: target.port,
       ...(this.options.tlsCa === undefined ? {} : { ca: this.options.tlsCa }),
+      ...(this.options.tlsClient ?? {}),
     });
     return flow.id;
   }

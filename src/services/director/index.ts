@@ -1,0 +1,160 @@
+/**
+ * The Director: a SIP proxy inside the perimeter that homes no users. Every request that
+ * reaches it from outside (the Access Edge, or external clients in a test topology) is
+ * authenticated (Digest, RFC 8760 SHA-256 and MD5, lockout with backoff), checked against the
+ * user's policy (enabled, remote access allowed), and routed to the user's home Front End with
+ * a P-Asserted-Identity the Front End trusts only on its mutual-TLS server listener.
+ * Requests from the deployment's servers (mutual TLS) are proxied as routing says.
+ */
+import { Counter, type Registry } from 'prom-client';
+import type { RunningService } from '../../lib/endpoint.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { SipAuthenticator, type LockoutOptions } from '../../proto/sip-auth/index.ts';
+import type { IncomingRequest, RequestDecision } from '../../runtime/sip/handler.ts';
+import {
+  startSipServer,
+  type SipServerPorts,
+  type SipServerTls,
+} from '../../runtime/sip/server.ts';
+import type { Directory } from '../../store/directory.ts';
+
+/** The part of the configuration the Director reads (`director` in the YAML file). */
+export interface DirectorSettings extends SipServerPorts {
+  readonly host: string;
+  /** The home Front End pool: the URI of its mutual-TLS server listener. */
+  readonly frontEnd: string;
+  readonly nonceLifetimeSeconds: number;
+  readonly lockout: {
+    readonly maxFailures: number;
+    readonly windowSeconds: number;
+    readonly baseLockSeconds: number;
+    readonly maxLockSeconds: number;
+  };
+}
+
+export interface StartDirectorOptions {
+  readonly config: DirectorSettings;
+  readonly domains: readonly string[];
+  readonly directory: Directory;
+  /** HMAC secret of the Digest nonces (shared with the Front End). */
+  readonly nonceSecret: string;
+  readonly tls: SipServerTls;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+/** Header fields a client may not send past the Director: identity is ours to assert. */
+const ASSERTED = ['P-Asserted-Identity', 'P-Preferred-Identity'];
+
+function lockoutOptions(config: DirectorSettings['lockout']): LockoutOptions {
+  return {
+    maxFailures: config.maxFailures,
+    windowMs: config.windowSeconds * 1000,
+    baseLockMs: config.baseLockSeconds * 1000,
+    maxLockMs: config.maxLockSeconds * 1000,
+  };
+}
+
+function counter(registry: Registry): Counter<'outcome'> {
+  const name = 'rampart_director_auth_total';
+  const existing = registry.getSingleMetric(name);
+  if (existing instanceof Counter) return existing;
+  return new Counter({
+    name,
+    help: 'Requests the Director authenticated, by outcome (ok, challenge, forbidden, bad-request)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+}
+
+/** Binds the Director's listeners and starts authenticating and routing. */
+export async function startDirector(options: StartDirectorOptions): Promise<RunningService> {
+  const { config, directory } = options;
+  const log = options.logger.child({ service: 'director' });
+  const outcomes = counter(options.registry);
+  const lockout = lockoutOptions(config.lockout);
+  const authenticator = new SipAuthenticator({
+    realms: options.domains,
+    nonceSecret: options.nonceSecret,
+    nonceLifetimeMs: config.nonceLifetimeSeconds * 1000,
+    proxy: true,
+    userLockout: lockout,
+    // A source address (a NAT, the Access Edge) carries many users: four times the user limit.
+    ipLockout: { ...lockout, maxFailures: config.lockout.maxFailures * 4 },
+    lookupHa1: (user, realm, hash) =>
+      hash === 'SHA-512-256'
+        ? Promise.resolve(undefined)
+        : directory.digestHa1(`${user}@${realm}`, realm, hash),
+    checkUser: async (address) => {
+      const user = await directory.getUser(address.replace(/^sips?:/i, ''));
+      if (user === undefined) return { allowed: false, reason: 'Unknown User' };
+      if (!user.enabled) return { allowed: false, reason: 'Account Disabled' };
+      if (!user.policy.remoteAccess) return { allowed: false, reason: 'Remote Access Not Allowed' };
+      return { allowed: true };
+    },
+  });
+  const frontEndRoute = `<${config.frontEnd};lr>`;
+
+  const handle = async (incoming: IncomingRequest): Promise<RequestDecision> => {
+    const { request, flow } = incoming;
+    // Another server of the deployment (a Front End reaching an external user): proxy.
+    if (server.isServerFlow(flow)) return { kind: 'proxy' };
+    const verdict = await authenticator.authenticate(request, Date.now(), {
+      sourceIp: flow.remote.address,
+    });
+    if (!verdict.ok) {
+      outcomes.inc({ outcome: verdict.outcome });
+      if (verdict.outcome !== 'challenge' || verdict.failure !== 'no-credentials') {
+        log.info(
+          {
+            event: 'auth-refused',
+            failure: verdict.failure,
+            status: verdict.status,
+            method: request.method,
+            remote: flow.remote.address,
+          },
+          'request not authenticated',
+        );
+      }
+      return {
+        kind: 'respond',
+        status: verdict.status,
+        reason: verdict.reason,
+        headers: verdict.headers,
+      };
+    }
+    outcomes.inc({ outcome: 'ok' });
+    const edits = {
+      remove: ['Proxy-Authorization', ...ASSERTED],
+      add: [['P-Asserted-Identity', `<${verdict.address}>`] as const],
+      // RFC 3327: requests for this registration come back through us.
+      ...(request.method === 'REGISTER' && server.serverUri !== undefined
+        ? { insert: [['Path', `<${server.serverUri};lr>`] as const] }
+        : {}),
+    };
+    // In-dialog requests follow their route set; new ones go to the home Front End.
+    if (incoming.routes.length > 0) return { kind: 'proxy', edits };
+    return {
+      kind: 'fork',
+      targets: [{ uri: incoming.requestUri, routes: [frontEndRoute] }],
+      edits,
+    };
+  };
+
+  const server = await startSipServer({
+    service: 'director',
+    host: config.host,
+    ports: config,
+    tls: options.tls,
+    handler: handle,
+    logger: log,
+    registry: options.registry,
+    recordRoute: true,
+  });
+  return {
+    name: 'director',
+    endpoints: server.endpoints,
+    status: () => ({ ...server.engine.stats(), connections: server.transport.stats().connections }),
+    close: (deadlineMs) => server.close(deadlineMs),
+  };
+}
