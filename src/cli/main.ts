@@ -1,6 +1,7 @@
 /**
  * The `rampart` command: `start`, `config check`, `config example`, `turn credentials`,
- * `turn sessions`, `turn disconnect`, `--version`.
+ * `turn sessions`, `turn disconnect`, `user add|remove|list|passwd|set-policy|import`,
+ * `group add|remove|members`, `--version`.
  * Exit codes: {@link EXIT_CODES}.
  */
 import { readFileSync } from 'node:fs';
@@ -13,8 +14,10 @@ import {
 } from '../config/index.ts';
 import { loadTlsMaterial } from '../store/tls-material.ts';
 import { EXIT_CODES } from './exit-codes.ts';
+import { registerGroupCommands } from './group.ts';
 import { start } from './start.ts';
 import { credentialsText, disconnect, sessionsText } from './turn.ts';
+import { registerUserCommands } from './user.ts';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -148,6 +151,10 @@ export function buildProgram(): Command {
     const ended = await adminCall(() => disconnect(loadOrExit(options), user));
     process.stdout.write(`${String(ended)} allocation(s) ended\n`);
   });
+
+  const directoryContext = { common, load: loadOrExit };
+  registerUserCommands(program, directoryContext);
+  registerGroupCommands(program, directoryContext);
   return program;
 }
 

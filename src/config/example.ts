@@ -126,4 +126,21 @@ av-edge:
     maxConnections: 10000
     handshakeTimeoutMs: 5000
     allocateTimeoutMs: 10000 # a TCP/TLS client that has not allocated by then is closed
+
+# The directory: users, SIP addresses, per-user policy, digest HA1s, distribution lists.
+# Manage it with "rampart user ..." and "rampart group ...".
+directory:
+  backend: sqlite            # sqlite (embedded, one machine) | ldap (many machines)
+  realms: null               # realms an HA1 is kept for; null = the domains above
+  sqlite:
+    file: null               # null = <dataDir>/directory.sqlite
+  # Required when backend is ldap (except tlsCaFile); give bindPassword or bindPasswordFile.
+  ldap:
+    url: null                # e.g. ldaps://ldap.example.test:636
+    bindDn: null             # e.g. cn=rampart,ou=services,dc=example,dc=test
+    bindPassword: null
+    bindPasswordFile: null   # a file holding the bind password (first line)
+    usersDn: null            # e.g. ou=people,dc=example,dc=test
+    groupsDn: null           # e.g. ou=groups,dc=example,dc=test
+    tlsCaFile: null          # PEM CA of the LDAP server; null = the system CAs
 `;

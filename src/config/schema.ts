@@ -224,6 +224,64 @@ const avEdgeSchema = z
   })
   .prefault({});
 
+/** An `ldap:` or `ldaps:` URL (RFC 4516 §2), host and optional port only. */
+const ldapUrl = z.string().regex(/^ldaps?:\/\/[^\s/?#]+\/?$/i, 'an ldap:// or ldaps:// URL');
+
+/** The keys an LDAP directory needs; checked only when `backend` is `ldap`. */
+const LDAP_REQUIRED = ['url', 'bindDn', 'usersDn', 'groupsDn'] as const;
+
+/**
+ * The directory of users, addresses, policy, HA1s and distribution lists: SQLite embedded
+ * (default) or LDAP (OpenLDAP, Active Directory) for many machines.
+ */
+const directorySchema = z
+  .strictObject({
+    backend: z.enum(['sqlite', 'ldap']).default('sqlite'),
+    /** Realms a digest HA1 is kept for; null: the configured `domains`. */
+    realms: z.array(domainName).min(1).nullable().default(null),
+    sqlite: z
+      .strictObject({
+        /** The database file; null: `<dataDir>/directory.sqlite`. */
+        file: z.string().min(1).nullable().default(null),
+      })
+      .prefault({}),
+    ldap: z
+      .strictObject({
+        url: ldapUrl.nullable().default(null),
+        bindDn: z.string().min(1).nullable().default(null),
+        /** The bind password inline, or (better) in a file; exactly one with `ldap`. */
+        bindPassword: z.string().min(1).nullable().default(null),
+        bindPasswordFile: z.string().min(1).nullable().default(null),
+        usersDn: z.string().min(1).nullable().default(null),
+        groupsDn: z.string().min(1).nullable().default(null),
+        /** PEM CA bundle that signed the LDAP server's certificate; null: the system's. */
+        tlsCaFile: z.string().min(1).nullable().default(null),
+      })
+      .prefault({}),
+  })
+  .prefault({})
+  .superRefine((directory, context) => {
+    if (directory.backend !== 'ldap') return;
+    for (const key of LDAP_REQUIRED) {
+      if (directory.ldap[key] === null) {
+        context.addIssue({
+          code: 'custom',
+          path: ['ldap', key],
+          message: `directory.ldap.${key} is required when directory.backend is ldap`,
+        });
+      }
+    }
+    const { bindPassword, bindPasswordFile } = directory.ldap;
+    if ((bindPassword === null) === (bindPasswordFile === null)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['ldap', bindPassword === null ? 'bindPassword' : 'bindPasswordFile'],
+        message:
+          'directory.ldap needs exactly one of bindPassword and bindPasswordFile when directory.backend is ldap',
+      });
+    }
+  });
+
 /** The whole configuration file. */
 export const configSchema = z
   .strictObject({
@@ -257,6 +315,7 @@ export const configSchema = z
       .prefault({}),
     'access-edge': accessEdgeSchema,
     'av-edge': avEdgeSchema,
+    directory: directorySchema,
   })
   .superRefine((config, context) => {
     // Stream listeners (TCP, TLS, WS, WSS, the admin HTTP) cannot share a fixed port on one
@@ -303,7 +362,12 @@ export const configSchema = z
       claim(av.external.host, av.external.udp, ['av-edge', 'external', 'udp'], 'udp');
       claim(av.internal.host, av.internal.udp, ['av-edge', 'internal', 'udp'], 'udp');
     }
-  });
+  })
+  .transform((config) => ({
+    ...config,
+    // The directory keeps HA1s for the configured domains unless told otherwise.
+    directory: { ...config.directory, realms: config.directory.realms ?? config.domains },
+  }));
 
 /** Makes every property and array of `T` read-only, recursively. */
 export type DeepReadonly<T> = T extends readonly (infer Item)[]
@@ -330,5 +394,7 @@ export type AvEdgeConfig = RampartConfig['av-edge'];
 export type TlsConfig = RampartConfig['tls'];
 /** The `admin` section. */
 export type AdminConfig = RampartConfig['admin'];
+/** The `directory` section: what `openDirectory` receives. */
+export type DirectoryConfig = RampartConfig['directory'];
 /** A log level name. */
 export type LogLevel = RampartConfig['log']['level'];
