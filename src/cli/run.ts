@@ -8,12 +8,17 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { RampartConfig } from '../config/index.ts';
 import type { Endpoint, RunningService } from '../lib/endpoint.ts';
-import { RampartError } from '../lib/errors.ts';
+import { ERROR_CODES, RampartError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { startAccessEdge } from '../services/access-edge/index.ts';
 import { startAvEdge } from '../services/av-edge/index.ts';
+import { startDirector } from '../services/director/index.ts';
+import { startFrontEnd } from '../services/front-end/index.ts';
+import type { Directory } from '../store/directory.ts';
+import { SqliteDurableStore, type DurableStore } from '../store/durable-store.ts';
+import { openDirectory } from '../store/open-directory.ts';
 import { loadTlsMaterial, type TlsMaterial } from '../store/tls-material.ts';
-import { loadOrCreateTurnSecret } from '../store/turn-secret.ts';
+import { loadOrCreateSipSecret, loadOrCreateTurnSecret } from '../store/turn-secret.ts';
 import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
 
 /** Extra time after the drain deadline before a stuck shutdown is abandoned. */
@@ -168,11 +173,100 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         .filter(([key]) => key.startsWith(prefix))
         .map(([key, port]) => [key.slice(prefix.length), port]),
     );
+  let directory: Directory | undefined;
+  let store: DurableStore | undefined;
   try {
+    let avEndpoints: readonly Endpoint[] = [];
+    if (config['av-edge'].enabled) {
+      const avEdge = await startAvEdge({
+        config: avEdgeSettings(config),
+        domains: config.domains,
+        tls,
+        logger,
+        registry,
+        ...(worker === undefined
+          ? {}
+          : { worker: { index: worker.index, count: worker.count, ports: portsOf('av-edge/') } }),
+      });
+      reloaders.set(avEdge, (next) => avEdge.reload(avEdgeSettings(next)));
+      services.push(avEdge);
+      avEndpoints = avEdge.endpoints;
+    }
+    // The internal servers keep their state in one process: the first worker runs them.
+    const internal: RunningService[] = [];
+    const runInternal =
+      (worker === undefined || worker.index === 0) &&
+      (config.director.enabled || config['front-end'].enabled);
+    let directorUri: string | undefined;
+    if (runInternal) {
+      directory = await openDirectory(config.directory, config.dataDir);
+      const sipSecret = loadOrCreateSipSecret(config.dataDir);
+      const serverTls = { key: tls.key, cert: tls.cert, ca: tls.ca };
+      let frontEndUri: string | undefined;
+      if (config['front-end'].enabled) {
+        store = new SqliteDurableStore(join(config.dataDir, 'state.sqlite'));
+        const frontEnd = await startFrontEnd({
+          config: config['front-end'],
+          domains: config.domains,
+          directory,
+          store,
+          nonceSecret: sipSecret,
+          ...(config['av-edge'].enabled
+            ? {
+                turn: {
+                  secret: avEdgeSettings(config).auth.secrets[0] ?? '',
+                  lifetimeSeconds: config['front-end'].turnCredentialLifetimeSeconds,
+                  avEdge: turnServers(config, avEndpoints),
+                },
+              }
+            : {}),
+          tls: serverTls,
+          logger,
+          registry,
+        });
+        internal.push(frontEnd);
+        const server = frontEnd.endpoints.find(
+          (e) => e.transport === 'tls' && e.port === serverPortOf(frontEnd, config['front-end']),
+        );
+        if (server !== undefined) frontEndUri = `sip:${hostPort(server)};transport=tls`;
+      }
+      if (config.director.enabled) {
+        const frontEnd = config.director.frontEnd ?? frontEndUri;
+        if (frontEnd === undefined)
+          throw new RampartError(
+            ERROR_CODES.CONFIG,
+            'director.frontEnd: no Front End to route to',
+          );
+        const director = await startDirector({
+          config: { ...config.director, frontEnd },
+          domains: config.domains,
+          directory,
+          nonceSecret: sipSecret,
+          tls: serverTls,
+          logger,
+          registry,
+        });
+        internal.push(director);
+        const edgeFacing = director.endpoints.find((e) => e.transport === 'tcp');
+        if (edgeFacing !== undefined) directorUri = `sip:${hostPort(edgeFacing)};transport=tcp`;
+      }
+      services.push(...closingTogether(internal, directory, store));
+    }
     if (config['access-edge'].enabled) {
+      const edge = config['access-edge'];
+      // Our own domains go to this deployment's Director unless a route says otherwise.
+      const routed = new Set(edge.routes.map((r) => r.domain));
+      const routes = [
+        ...edge.routes,
+        ...(directorUri === undefined
+          ? []
+          : config.domains
+              .filter((d) => !routed.has(d))
+              .map((domain) => ({ domain, nextHop: directorUri }))),
+      ];
       services.push(
         await startAccessEdge({
-          config: config['access-edge'],
+          config: { ...edge, routes },
           domains: config.domains,
           tls,
           logger,
@@ -192,25 +286,84 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         }),
       );
     }
-    if (config['av-edge'].enabled) {
-      const avEdge = await startAvEdge({
-        config: avEdgeSettings(config),
-        domains: config.domains,
-        tls,
-        logger,
-        registry,
-        ...(worker === undefined
-          ? {}
-          : { worker: { index: worker.index, count: worker.count, ports: portsOf('av-edge/') } }),
-      });
-      reloaders.set(avEdge, (next) => avEdge.reload(avEdgeSettings(next)));
-      services.push(avEdge);
-    }
   } catch (error) {
     await Promise.all(services.map((service) => service.close(Date.now()))).catch(() => undefined);
+    await directory?.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
     throw error;
   }
   return services;
+}
+
+function hostPort(endpoint: Endpoint): string {
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+  return `${host}:${String(endpoint.port)}`;
+}
+
+/** The port of a server's mutual-TLS listener: the configured one, or its first TLS endpoint. */
+function serverPortOf(
+  service: RunningService,
+  settings: { readonly tls: number | null; readonly serverTls: number | null },
+): number | undefined {
+  // The server listener is bound first, so it is the first TLS endpoint.
+  if (settings.serverTls === null) return undefined;
+  return service.endpoints.find((e) => e.transport === 'tls')?.port;
+}
+
+/** The A/V Edge listeners the TURN credential service hands out, per side. */
+function turnServers(
+  config: RampartConfig,
+  endpoints: readonly Endpoint[],
+): {
+  external: { host: string; port: number; transport: 'udp' | 'tcp' | 'tls' }[];
+  internal: { host: string; port: number; transport: 'udp' | 'tcp' | 'tls' }[];
+} {
+  const av = config['av-edge'];
+  const of = (side: 'external' | 'internal', advertised: string | null) =>
+    endpoints
+      .filter(
+        (e) =>
+          e.side === side &&
+          (e.transport === 'udp' || e.transport === 'tcp' || e.transport === 'tls'),
+      )
+      .map((e) => ({
+        host: advertised ?? e.host,
+        port: e.port,
+        transport: e.transport as 'udp' | 'tcp' | 'tls',
+      }));
+  return {
+    external: of('external', av.external.advertisedHost),
+    internal: of('internal', av.internal.advertisedHost),
+  };
+}
+
+/** The internal servers share the directory and the durable store: closed after both. */
+function closingTogether(
+  services: readonly RunningService[],
+  directory: Directory,
+  store: DurableStore | undefined,
+): RunningService[] {
+  let open = services.length;
+  const closeShared = async (): Promise<void> => {
+    await directory.close();
+    await store?.close();
+  };
+  let shared: Promise<void> | undefined;
+  return services.map((service) => {
+    let closing: Promise<void> | undefined;
+    return {
+      ...service,
+      close: (deadlineMs: number) => {
+        closing ??= (async () => {
+          await service.close(deadlineMs);
+          open -= 1;
+          if (open === 0) shared ??= closeShared();
+          await shared;
+        })();
+        return closing;
+      },
+    };
+  });
 }
 
 /** Concatenates lists and sums numbers: how answers of several services or workers merge. */

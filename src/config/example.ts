@@ -143,4 +143,49 @@ directory:
     usersDn: null            # e.g. ou=people,dc=example,dc=test
     groupsDn: null           # e.g. ou=groups,dc=example,dc=test
     tlsCaFile: null          # PEM CA of the LDAP server; null = the system CAs
+
+# The Director: authenticates every request arriving from outside (Digest, SHA-256 and
+# MD5), checks the user's policy and routes to the user's home Front End. Homes no users.
+director:
+  enabled: true
+  host: 127.0.0.1
+  udp: null                  # listeners for the Access Edge; null = off
+  tcp: 5070
+  tls: 5071
+  serverTls: 5072            # mutual TLS (deployment CA) for the Front End pool
+  frontEnd: null             # the home pool's server TLS URI; null = this deployment's
+  nonceLifetimeSeconds: 300  # older nonces with a right answer are challenged stale=true
+  lockout:                   # per user; per source address 4x maxFailures
+    maxFailures: 5
+    windowSeconds: 900
+    baseLockSeconds: 60      # doubles with each further lockout, up to maxLockSeconds
+    maxLockSeconds: 3600
+
+# The Front End: registrar (GRUU, outbound), presence, IM routing, roaming contacts and the
+# TURN credential service. Internal clients connect here directly and are challenged here.
+front-end:
+  enabled: true
+  host: 127.0.0.1
+  udp: 5080
+  tcp: 5080
+  tls: 5081
+  serverTls: 5082            # mutual TLS (deployment CA) for the Director
+  registrar:
+    minExpiresSeconds: 60    # shorter: 423 Interval Too Brief
+    maxExpiresSeconds: 7200
+    defaultExpiresSeconds: 3600
+    maxBindings: 200000      # 503 beyond; per user: the directory policy maxEndpoints
+  presence:
+    minExpiresSeconds: 60
+    maxExpiresSeconds: 3600
+    defaultExpiresSeconds: 3600
+    maxSubscriptionsPerUser: 500
+    maxWatchersPerUser: 1000
+  turnCredentialLifetimeSeconds: 28800
+  nonceLifetimeSeconds: 300
+  lockout:
+    maxFailures: 5
+    windowSeconds: 900
+    baseLockSeconds: 60
+    maxLockSeconds: 3600
 `;

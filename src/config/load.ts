@@ -165,6 +165,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Result<RampartConfi
     if (tls !== null) av.external.tls = Array.isArray(tls) ? tls.map(() => 0) : 0;
     if (av.internal.udp !== null) av.internal.udp = 0;
     if (av.internal.tcp !== null) av.internal.tcp = 0;
+    for (const name of ['director', 'front-end'] as const) {
+      const server = config[name];
+      for (const transport of ['udp', 'tcp', 'tls', 'serverTls'] as const) {
+        if (server[transport] !== null) server[transport] = 0;
+      }
+    }
   }
   return ok(deepFreeze<RampartConfig>(config));
 }

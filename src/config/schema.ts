@@ -100,6 +100,69 @@ const accessEdgeSchema = z
   })
   .prefault({});
 
+/** Lockout after repeated authentication failures (per user; per source address four times as many). */
+const lockoutSchema = z
+  .strictObject({
+    maxFailures: z.number().int().min(1).default(5),
+    windowSeconds: z.number().int().min(1).default(900),
+    baseLockSeconds: z.number().int().min(1).default(60),
+    maxLockSeconds: z.number().int().min(1).default(3600),
+  })
+  .prefault({});
+
+const directorSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    host: hostOrAddress.default('127.0.0.1'),
+    /** Listeners for the Access Edge (and, in a test topology, external clients). */
+    udp: optionalPort.default(null),
+    tcp: optionalPort.default(5070),
+    tls: optionalPort.default(5071),
+    /** Mutual TLS for the Front End pool (certificates from the deployment's CA). */
+    serverTls: optionalPort.default(5072),
+    /** The home Front End pool (its server TLS URI); null = this deployment's Front End. */
+    frontEnd: sipUri.nullable().default(null),
+    nonceLifetimeSeconds: z.number().int().min(10).max(86400).default(300),
+    lockout: lockoutSchema,
+  })
+  .prefault({});
+
+const frontEndSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    host: hostOrAddress.default('127.0.0.1'),
+    /** Listeners for internal clients. */
+    udp: optionalPort.default(5080),
+    tcp: optionalPort.default(5080),
+    tls: optionalPort.default(5081),
+    /** Mutual TLS for the Director (certificates from the deployment's CA). */
+    serverTls: optionalPort.default(5082),
+    registrar: z
+      .strictObject({
+        minExpiresSeconds: z.number().int().min(1).default(60),
+        maxExpiresSeconds: z.number().int().min(1).default(7200),
+        defaultExpiresSeconds: z.number().int().min(1).default(3600),
+        maxBindings: z.number().int().min(1).default(200000),
+      })
+      .prefault({}),
+    presence: z
+      .strictObject({
+        minExpiresSeconds: z.number().int().min(1).default(60),
+        maxExpiresSeconds: z.number().int().min(1).default(3600),
+        defaultExpiresSeconds: z.number().int().min(1).default(3600),
+        /** Subscriptions one user may hold as a watcher. */
+        maxSubscriptionsPerUser: z.number().int().min(1).default(500),
+        /** Watchers of one user. */
+        maxWatchersPerUser: z.number().int().min(1).default(1000),
+      })
+      .prefault({}),
+    /** Lifetime of TURN credentials handed out by the TURN credential service. */
+    turnCredentialLifetimeSeconds: z.number().int().min(60).max(604800).default(28800),
+    nonceLifetimeSeconds: z.number().int().min(10).max(86400).default(300),
+    lockout: lockoutSchema,
+  })
+  .prefault({});
+
 /** A CIDR (`192.0.2.0/24`, `2001:db8::/32`), a single address, or a `start-end` range. */
 const addressRange = z.string().refine((text) => {
   const [start, end, extra] = text.split('-');
@@ -316,6 +379,8 @@ export const configSchema = z
     'access-edge': accessEdgeSchema,
     'av-edge': avEdgeSchema,
     directory: directorySchema,
+    director: directorSchema,
+    'front-end': frontEndSchema,
   })
   .superRefine((config, context) => {
     // Stream listeners (TCP, TLS, WS, WSS, the admin HTTP) cannot share a fixed port on one
@@ -345,6 +410,14 @@ export const configSchema = z
     for (const transport of ['tcp', 'tls', 'ws', 'wss'] as const) {
       claim(external.host, external[transport], ['access-edge', 'external', transport]);
     }
+    for (const name of ['director', 'front-end'] as const) {
+      const server = config[name];
+      if (!server.enabled) continue;
+      for (const transport of ['tcp', 'tls', 'serverTls'] as const)
+        claim(server.host, server[transport], [name, transport]);
+      claim(server.host, server.udp, [name, 'udp'], 'udp');
+    }
+    claim(external.host, external.udp, ['access-edge', 'external', 'udp'], 'udp');
     const av = config['av-edge'];
     if (av.enabled) {
       claim(av.external.host, av.external.tcp, ['av-edge', 'external', 'tcp']);
@@ -358,7 +431,6 @@ export const configSchema = z
         ]);
       });
       claim(av.internal.host, av.internal.tcp, ['av-edge', 'internal', 'tcp']);
-      claim(external.host, external.udp, ['access-edge', 'external', 'udp'], 'udp');
       claim(av.external.host, av.external.udp, ['av-edge', 'external', 'udp'], 'udp');
       claim(av.internal.host, av.internal.udp, ['av-edge', 'internal', 'udp'], 'udp');
     }
@@ -396,5 +468,9 @@ export type TlsConfig = RampartConfig['tls'];
 export type AdminConfig = RampartConfig['admin'];
 /** The `directory` section: what `openDirectory` receives. */
 export type DirectoryConfig = RampartConfig['directory'];
+/** The `director` section. */
+export type DirectorConfig = RampartConfig['director'];
+/** The `front-end` section. */
+export type FrontEndConfig = RampartConfig['front-end'];
 /** A log level name. */
 export type LogLevel = RampartConfig['log']['level'];

@@ -15,7 +15,18 @@ export function turnSecretPath(dataDir: string): string {
 
 /** Reads the generated secret, creating it (32 random bytes, hex) when absent. */
 export function loadOrCreateTurnSecret(dataDir: string): string {
-  const path = turnSecretPath(dataDir);
+  return loadOrCreateSecret(dataDir, turnSecretPath(dataDir));
+}
+
+/**
+ * The secret of the SIP servers' stateless Digest nonces and temporary GRUUs,
+ * `<data-dir>/sip-secret`, shared by the Director and the Front End of a deployment.
+ */
+export function loadOrCreateSipSecret(dataDir: string): string {
+  return loadOrCreateSecret(dataDir, join(dataDir, 'sip-secret'));
+}
+
+function loadOrCreateSecret(dataDir: string, path: string): string {
   try {
     const secret = readFileSync(path, 'utf8').trim();
     if (secret.length < 16) {
@@ -31,7 +42,7 @@ export function loadOrCreateTurnSecret(dataDir: string): string {
   try {
     writeFileSync(path, secret + '\n', { mode: 0o600, flag: 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateTurnSecret(dataDir);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateSecret(dataDir, path);
     throw error;
   }
   return secret;

@@ -1,0 +1,353 @@
+/**
+ * The Front End: the registrar, presence, IM routing, roaming contacts and TURN credential
+ * service that users are homed on. Internal clients connect to it directly and are challenged
+ * here exactly as the Director challenges external ones (one shared authentication module);
+ * requests from the Director arrive on the mutual-TLS server listener with a
+ * P-Asserted-Identity, which is trusted there and nowhere else.
+ */
+import type { Registry } from 'prom-client';
+import { parseNameAddr } from '../../codec/sip/headers.ts';
+import type { SipRequest } from '../../codec/sip/message.ts';
+import { header } from '../../codec/sip/parse.ts';
+import { isSipUri, parseSipUri } from '../../codec/sip/uri.ts';
+import type { RunningService } from '../../lib/endpoint.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { Registrar, type Binding } from '../../proto/registrar/index.ts';
+import { SipAuthenticator, type LockoutOptions } from '../../proto/sip-auth/index.ts';
+import type { ForwardTarget, IncomingRequest, RequestDecision } from '../../runtime/sip/handler.ts';
+import {
+  startSipServer,
+  type SipServerPorts,
+  type SipServerTls,
+} from '../../runtime/sip/server.ts';
+import type { Directory } from '../../store/directory.ts';
+import type { DurableStore } from '../../store/durable-store.ts';
+import type { Flow } from '../../transport/index.ts';
+import { FrontEndMetrics } from './metrics.ts';
+import { PresenceService, type PresenceSettings } from './presence.ts';
+import { TurnCredentialService, type TurnServiceSettings } from './turn-credentials.ts';
+import { ContactsService } from './contacts.ts';
+
+/** The part of the configuration the Front End reads (`front-end` in the YAML file). */
+export interface FrontEndSettings extends SipServerPorts {
+  readonly host: string;
+  readonly registrar: {
+    readonly minExpiresSeconds: number;
+    readonly maxExpiresSeconds: number;
+    readonly defaultExpiresSeconds: number;
+    readonly maxBindings: number;
+  };
+  readonly presence: PresenceSettings;
+  readonly nonceLifetimeSeconds: number;
+  readonly lockout: {
+    readonly maxFailures: number;
+    readonly windowSeconds: number;
+    readonly baseLockSeconds: number;
+    readonly maxLockSeconds: number;
+  };
+}
+
+export interface StartFrontEndOptions {
+  readonly config: FrontEndSettings;
+  readonly domains: readonly string[];
+  readonly directory: Directory;
+  readonly store: DurableStore;
+  /** HMAC secret of the Digest nonces (shared with the Director) and of temporary GRUUs. */
+  readonly nonceSecret: string;
+  /** The TURN credential service, when an A/V Edge serves this deployment. */
+  readonly turn?: TurnServiceSettings;
+  readonly tls: SipServerTls;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+/** Methods the Front End answers itself (a UAS: 401); the others it proxies (407). */
+const UAS_METHODS = new Set(['REGISTER', 'SUBSCRIBE', 'PUBLISH', 'SERVICE', 'NOTIFY']);
+/** Credentials and asserted identities never travel past the first server inside. */
+const CONSUMED = [
+  'Authorization',
+  'Proxy-Authorization',
+  'P-Asserted-Identity',
+  'P-Preferred-Identity',
+];
+
+function lockoutOptions(config: FrontEndSettings['lockout']): LockoutOptions {
+  return {
+    maxFailures: config.maxFailures,
+    windowMs: config.windowSeconds * 1000,
+    baseLockMs: config.baseLockSeconds * 1000,
+    maxLockMs: config.maxLockSeconds * 1000,
+  };
+}
+
+/** `sip:alice@example.test` from a name-addr header value, or undefined. */
+function identityOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parseNameAddr(value);
+  if (!parsed.ok || !isSipUri(parsed.value.parsedUri) || parsed.value.parsedUri.user === undefined)
+    return undefined;
+  return `sip:${parsed.value.parsedUri.user}@${parsed.value.parsedUri.host.toLowerCase()}`;
+}
+
+/** Binds the Front End's listeners, restores registrations and starts serving. */
+export async function startFrontEnd(options: StartFrontEndOptions): Promise<RunningService> {
+  const { config, directory, store } = options;
+  const log = options.logger.child({ service: 'front-end' });
+  const metrics = new FrontEndMetrics(options.registry);
+  const domains = new Set(options.domains.map((d) => d.toLowerCase()));
+  const lockout = lockoutOptions(config.lockout);
+  const checkUser = async (
+    address: string,
+  ): Promise<{ allowed: true } | { allowed: false; reason: string }> => {
+    const user = await directory.getUser(address.replace(/^sips?:/i, ''));
+    if (user === undefined) return { allowed: false, reason: 'Unknown User' };
+    if (!user.enabled) return { allowed: false, reason: 'Account Disabled' };
+    return { allowed: true };
+  };
+  const authOptions = {
+    realms: options.domains,
+    nonceSecret: options.nonceSecret,
+    nonceLifetimeMs: config.nonceLifetimeSeconds * 1000,
+    userLockout: lockout,
+    ipLockout: { ...lockout, maxFailures: config.lockout.maxFailures * 4 },
+    lookupHa1: (user: string, realm: string, hash: string) =>
+      hash === 'MD5' || hash === 'SHA-256'
+        ? directory.digestHa1(`${user}@${realm}`, realm, hash)
+        : Promise.resolve(undefined),
+    checkUser,
+  };
+  const uasAuth = new SipAuthenticator({ ...authOptions, proxy: false });
+  const proxyAuth = new SipAuthenticator({ ...authOptions, proxy: true });
+
+  const registrar = new Registrar({
+    store: {
+      save: (binding) => store.put('binding', binding.id, binding),
+      delete: (id) => store.delete('binding', id),
+      loadAll: async () => (await store.list('binding')).map((d) => d.value as Binding),
+    },
+    domains: options.domains,
+    minExpiresSeconds: config.registrar.minExpiresSeconds,
+    maxExpiresSeconds: config.registrar.maxExpiresSeconds,
+    defaultExpiresSeconds: config.registrar.defaultExpiresSeconds,
+    maxBindings: config.registrar.maxBindings,
+    gruuSecret: options.nonceSecret,
+    onStoreError: (error) => {
+      log.error({ event: 'store-error', error: String(error) }, 'registration store failed');
+    },
+  });
+  const restored = await registrar.restore(Date.now());
+  log.info({ event: 'registrations-restored', ...restored }, 'registrations restored');
+
+  /** Flows clients registered over (RFC 5626): id → flow, while it is open. */
+  const flows = new Map<string, Flow>();
+  const contacts = new ContactsService({ store, logger: log });
+  const turn =
+    options.turn === undefined ? undefined : new TurnCredentialService(options.turn, directory);
+
+  const presence = new PresenceService({
+    settings: config.presence,
+    engine: { sendRequest: (outgoing) => server.engine.sendRequest(outgoing) },
+    contactUri: () => server.clientUri,
+    directory,
+    contacts,
+    registrar,
+    logger: log,
+    metrics,
+  });
+
+  /** Routes a request for one of our users to their registered endpoints (parallel fork). */
+  const toUser = async (
+    request: SipRequest,
+    aor: string,
+    identity: string | undefined,
+  ): Promise<RequestDecision> => {
+    const address = aor.replace(/^sips?:/i, '');
+    const user = await directory.getUser(address);
+    if (user === undefined) return { kind: 'respond', status: 404, reason: 'Not Found' };
+    if (!user.enabled) return { kind: 'respond', status: 480, reason: 'Temporarily Unavailable' };
+    const bindings = registrar.lookup(aor, Date.now());
+    if (bindings.length === 0)
+      return { kind: 'respond', status: 480, reason: 'Temporarily Unavailable' };
+    const targets: ForwardTarget[] = bindings.map((binding) => {
+      const flow = binding.flowId === undefined ? undefined : flows.get(binding.flowId);
+      return {
+        uri: binding.contact,
+        ...(flow === undefined ? {} : { flow }),
+        ...(binding.path.length === 0 ? {} : { routes: binding.path }),
+      };
+    });
+    metrics.routed(request.method);
+    return {
+      kind: 'fork',
+      targets,
+      edits: {
+        remove: CONSUMED,
+        ...(identity === undefined ? {} : { add: [['P-Asserted-Identity', `<${identity}>`]] }),
+      },
+    };
+  };
+
+  const handle = async (incoming: IncomingRequest): Promise<RequestDecision> => {
+    const { request, flow } = incoming;
+    const fromServer = server.isServerFlow(flow);
+    let identity: string | undefined;
+    if (fromServer) {
+      // The Director authenticated the user and asserts who it is (RFC 3325).
+      identity = identityOf(header(request, 'p-asserted-identity'));
+    } else {
+      const auth = UAS_METHODS.has(request.method) ? uasAuth : proxyAuth;
+      const verdict = await auth.authenticate(request, Date.now(), {
+        sourceIp: flow.remote.address,
+      });
+      if (!verdict.ok) {
+        metrics.auth(verdict.outcome);
+        if (verdict.failure !== 'no-credentials') {
+          log.info(
+            {
+              event: 'auth-refused',
+              failure: verdict.failure,
+              status: verdict.status,
+              method: request.method,
+              remote: flow.remote.address,
+            },
+            'request not authenticated',
+          );
+        }
+        return {
+          kind: 'respond',
+          status: verdict.status,
+          reason: verdict.reason,
+          headers: verdict.headers,
+        };
+      }
+      metrics.auth('ok');
+      identity = verdict.address;
+    }
+    // In-dialog requests follow their route set.
+    if (incoming.routes.length > 0) {
+      return {
+        kind: 'proxy',
+        edits: {
+          remove: CONSUMED,
+          ...(identity === undefined ? {} : { add: [['P-Asserted-Identity', `<${identity}>`]] }),
+        },
+      };
+    }
+    const local = presence.isOurDialog(request);
+    if (local) return presence.inDialog(request, identity);
+    const ruri = parseSipUri(incoming.requestUri);
+    if (!ruri.ok) return { kind: 'respond', status: 416, reason: 'Unsupported URI Scheme' };
+    const host = ruri.value.host.toLowerCase();
+    switch (request.method) {
+      case 'REGISTER': {
+        if (identity === undefined) return { kind: 'respond', status: 403, reason: 'No Identity' };
+        if (!domains.has(host))
+          return { kind: 'respond', status: 404, reason: 'Domain Not Served' };
+        const user = await directory.getUser(identity.replace(/^sip:/, ''));
+        if (!fromServer) flows.set(flow.id, flow);
+        const result = await registrar.register({
+          request,
+          authenticatedAor: identity,
+          now: Date.now(),
+          ...(fromServer ? {} : { flowId: flow.id }),
+          ...(user === undefined ? {} : { maxEndpoints: user.policy.maxEndpoints }),
+        });
+        metrics.register(result.status);
+        return {
+          kind: 'respond',
+          status: result.status,
+          reason: result.reason,
+          headers: result.headers,
+        };
+      }
+      case 'PUBLISH':
+      case 'SUBSCRIBE':
+        return presence.handle(request, identity, flow, fromServer);
+      case 'SERVICE': {
+        const type = (header(request, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+        if (identity === undefined) return { kind: 'respond', status: 403, reason: 'No Identity' };
+        if (type === 'application/vnd.rampart.turn-credentials+json' && turn !== undefined)
+          return turn.handle(request, identity, fromServer ? 'external' : 'internal');
+        if (type === ContactsService.CONTENT_TYPE) return contacts.handle(request, identity);
+        return { kind: 'respond', status: 415, reason: 'Unsupported Media Type' };
+      }
+      default:
+        break;
+    }
+    // GRUUs (RFC 5627 §6) route to the instance they name.
+    const gruu = registrar.resolveGruu(incoming.requestUri, Date.now());
+    if (gruu !== undefined) {
+      if (gruu.bindings.length === 0)
+        return { kind: 'respond', status: 480, reason: 'Temporarily Unavailable' };
+      return {
+        kind: 'fork',
+        targets: gruu.bindings.map((b) => {
+          const f = b.flowId === undefined ? undefined : flows.get(b.flowId);
+          return {
+            uri: b.contact,
+            ...(f === undefined ? {} : { flow: f }),
+            ...(b.path.length === 0 ? {} : { routes: b.path }),
+          };
+        }),
+        edits: {
+          remove: CONSUMED,
+          ...(identity === undefined ? {} : { add: [['P-Asserted-Identity', `<${identity}>`]] }),
+        },
+      };
+    }
+    if (ruri.value.user !== undefined && domains.has(host))
+      return toUser(request, `sip:${ruri.value.user}@${host}`, identity);
+    // Other domains (federation) are not reachable from here yet.
+    return { kind: 'respond', status: 404, reason: 'Not Found' };
+  };
+
+  const server = await startSipServer({
+    service: 'front-end',
+    host: config.host,
+    ports: config,
+    tls: options.tls,
+    handler: handle,
+    logger: log,
+    registry: options.registry,
+    recordRoute: true,
+  });
+  contacts.onChange((owner, addresses) => {
+    presence.contactsChanged(owner, addresses);
+  });
+  server.transport.on('flow-closed', (flow) => {
+    if (!flows.delete(flow.id)) return;
+    registrar.flowFailed(flow.id);
+  });
+  // Lapsed registrations: swept every second.
+  const sweep = setInterval(() => {
+    registrar.expire(Date.now());
+    presence.tick(Date.now());
+  }, 1000);
+  sweep.unref();
+  let closing: Promise<void> | undefined;
+  return {
+    name: 'front-end',
+    endpoints: server.endpoints,
+    status: () => ({
+      ...server.engine.stats(),
+      connections: server.transport.stats().connections,
+      bindings: registrar.size,
+      ...presence.stats(),
+    }),
+    actions: {
+      'user-disabled': (address) => {
+        if (address !== undefined) presence.userDisabled(address);
+        return 1;
+      },
+    },
+    close: (deadlineMs) => {
+      closing ??= (async () => {
+        clearInterval(sweep);
+        presence.close();
+        await server.close(deadlineMs);
+        await registrar.flush();
+      })();
+      return closing;
+    },
+  };
+}
