@@ -1,0 +1,363 @@
+// The internal servers end to end on loopback, against SQLite and against OpenLDAP: users
+// register with digest, exchange IM, watch each other's presence (pending until the owner
+// puts the watcher on their contact list, then live PIDF), a forked INVITE rings two
+// endpoints of one user, an external user signs in through the Director (407, P-Asserted-
+// Identity, Path over mutual TLS) and IMs an internal one, and the TURN credential service
+// answers with REST credentials.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { header } from '../../src/codec/sip/parse.ts';
+import type { RunningService } from '../../src/lib/endpoint.ts';
+import { silentLogger } from '../../src/lib/logger.ts';
+import { startDirector } from '../../src/services/director/index.ts';
+import { startFrontEnd } from '../../src/services/front-end/index.ts';
+import type { Directory } from '../../src/store/directory.ts';
+import { MemoryDurableStore } from '../../src/store/durable-store.ts';
+import { LdapDirectory } from '../../src/store/ldap-directory.ts';
+import { SqliteDirectory } from '../../src/store/sqlite-directory.ts';
+import { startSlapd, type SlapdInstance } from '../helpers/slapd.ts';
+import { SipUa } from '../helpers/sip-ua.ts';
+import { createTestPki } from '../helpers/tls.ts';
+
+const DOMAIN = 'example.test';
+const SECRET = 'a-test-nonce-secret-of-32-bytes!!';
+const TURN_SECRET = 'turn-shared-secret-for-the-test';
+const LOCKOUT = { maxFailures: 3, windowSeconds: 60, baseLockSeconds: 30, maxLockSeconds: 300 };
+
+interface Deployment {
+  readonly frontEnd: RunningService;
+  readonly director: RunningService;
+  readonly feTcp: number;
+  readonly directorTcp: number;
+  readonly directory: Directory;
+  close(): Promise<void>;
+}
+
+async function deploy(directory: Directory, tlsDir: string): Promise<Deployment> {
+  const pki = await createTestPki(tlsDir);
+  const tls = {
+    key: readFileSync(pki.serverKeyFile, 'utf8'),
+    cert: readFileSync(pki.serverCertFile, 'utf8'),
+    ca: readFileSync(pki.caCertFile, 'utf8'),
+  };
+  for (const user of ['alice', 'bob', 'carol', 'dave'])
+    await directory.addUser({ address: `${user}@${DOMAIN}`, password: `${user}-pw` });
+  const frontEnd = await startFrontEnd({
+    config: {
+      host: '127.0.0.1',
+      udp: null,
+      tcp: 0,
+      tls: null,
+      serverTls: 0,
+      registrar: {
+        minExpiresSeconds: 60,
+        maxExpiresSeconds: 3600,
+        defaultExpiresSeconds: 600,
+        maxBindings: 1000,
+      },
+      presence: {
+        minExpiresSeconds: 60,
+        maxExpiresSeconds: 3600,
+        defaultExpiresSeconds: 600,
+        maxSubscriptionsPerUser: 50,
+        maxWatchersPerUser: 50,
+      },
+      nonceLifetimeSeconds: 300,
+      lockout: LOCKOUT,
+    },
+    domains: [DOMAIN],
+    directory,
+    store: new MemoryDurableStore(),
+    nonceSecret: SECRET,
+    turn: {
+      secret: TURN_SECRET,
+      lifetimeSeconds: 3600,
+      avEdge: {
+        external: [{ host: '192.0.2.10', port: 3478, transport: 'udp' }],
+        internal: [{ host: '10.0.0.10', port: 3478, transport: 'udp' }],
+      },
+    },
+    tls,
+    logger: silentLogger,
+    registry: new Registry(),
+  });
+  const feServer = frontEnd.endpoints.find((e) => e.transport === 'tls');
+  const feTcp = frontEnd.endpoints.find((e) => e.transport === 'tcp');
+  assert.ok(feServer !== undefined && feTcp !== undefined);
+  const director = await startDirector({
+    config: {
+      host: '127.0.0.1',
+      udp: null,
+      tcp: 0,
+      tls: null,
+      serverTls: 0,
+      frontEnd: `sip:127.0.0.1:${String(feServer.port)};transport=tls`,
+      nonceLifetimeSeconds: 300,
+      lockout: LOCKOUT,
+    },
+    domains: [DOMAIN],
+    directory,
+    nonceSecret: SECRET,
+    tls,
+    logger: silentLogger,
+    registry: new Registry(),
+  });
+  const directorTcp = director.endpoints.find((e) => e.transport === 'tcp');
+  assert.ok(directorTcp !== undefined);
+  return {
+    frontEnd,
+    director,
+    feTcp: feTcp.port,
+    directorTcp: directorTcp.port,
+    directory,
+    close: async () => {
+      await director.close(Date.now() + 100);
+      await frontEnd.close(Date.now() + 100);
+    },
+  };
+}
+
+function scenarios(
+  name: string,
+  open: () => Promise<{ directory: Directory; stop(): Promise<void> }>,
+): void {
+  describe(`internal servers (${name})`, () => {
+    let deployment: Deployment;
+    let stop: () => Promise<void>;
+    let tlsDir: string;
+    const uas: SipUa[] = [];
+    const ua = async (user: string, port: number, password = `${user}-pw`): Promise<SipUa> => {
+      const agent = await SipUa.connect({ host: '127.0.0.1', port, user, password });
+      uas.push(agent);
+      return agent;
+    };
+
+    before(async () => {
+      tlsDir = mkdtempSync(join(tmpdir(), 'rampart-fe-'));
+      const opened = await open();
+      stop = () => opened.stop();
+      deployment = await deploy(opened.directory, tlsDir);
+    });
+
+    after(async () => {
+      for (const agent of uas) agent.close();
+      await deployment.close();
+      await stop();
+      rmSync(tlsDir, { recursive: true, force: true });
+    });
+
+    test('two users register with digest and exchange IM', async () => {
+      const alice = await ua('alice', deployment.feTcp);
+      const bob = await ua('bob', deployment.feTcp);
+      assert.equal((await alice.register()).status, 200);
+      const registered = await bob.register();
+      assert.equal(registered.status, 200);
+      assert.match(header(registered, 'contact') ?? '', /expires=/);
+      const got = bob.waitForRequest('MESSAGE');
+      const sent = await alice.request('MESSAGE', bob.aor, {
+        headers: [['Content-Type', 'text/plain']],
+        body: 'hello bob',
+      });
+      assert.equal(sent.status, 200);
+      const message = await got;
+      assert.equal(message.body.toString(), 'hello bob');
+      assert.equal(header(message, 'p-asserted-identity'), `<${alice.aor}>`);
+      assert.equal(header(message, 'proxy-authorization'), undefined);
+      // And back.
+      const back = alice.waitForRequest('MESSAGE');
+      assert.equal((await bob.request('MESSAGE', alice.aor, { body: 'hi alice' })).status, 200);
+      assert.equal((await back).body.toString(), 'hi alice');
+      // A user with nothing registered: 480; an unknown user: 404.
+      assert.equal(
+        (await alice.request('MESSAGE', `sip:dave@${DOMAIN}`, { body: 'x' })).status,
+        480,
+      );
+      assert.equal(
+        (await alice.request('MESSAGE', `sip:nobody@${DOMAIN}`, { body: 'x' })).status,
+        404,
+      );
+    });
+
+    test('presence: pending until the owner lists the watcher, then live PIDF', async () => {
+      const alice = await ua('alice', deployment.feTcp);
+      const bob = await ua('bob', deployment.feTcp);
+      assert.equal((await alice.register()).status, 200);
+      assert.equal((await bob.register()).status, 200);
+      const first = alice.waitForRequest('NOTIFY');
+      const subscribed = await alice.request('SUBSCRIBE', bob.aor, {
+        headers: [
+          ['Event', 'presence'],
+          ['Accept', 'application/pidf+xml'],
+          ['Expires', '600'],
+        ],
+      });
+      assert.ok(subscribed.status === 200 || subscribed.status === 202, String(subscribed.status));
+      const pending = await first;
+      assert.match(header(pending, 'subscription-state') ?? '', /^pending/);
+      // Bob puts Alice on his contact list: her subscription becomes active with his state.
+      const active = alice.waitForRequest('NOTIFY', (n) =>
+        (header(n, 'subscription-state') ?? '').startsWith('active'),
+      );
+      const put = await bob.request('SERVICE', bob.aor, {
+        headers: [['Content-Type', 'application/vnd.rampart.contacts+json']],
+        body: JSON.stringify({ op: 'put-contact', address: alice.aor, name: 'Alice' }),
+      });
+      assert.equal(put.status, 200);
+      assert.match(put.body.toString(), /alice@example\.test/);
+      await active;
+      // Bob publishes; Alice's next NOTIFY carries it.
+      const changed = alice.waitForRequest('NOTIFY', (n) => n.body.includes('in the lab'));
+      const pidf =
+        '<?xml version="1.0" encoding="UTF-8"?>' +
+        `<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:bob@${DOMAIN}">` +
+        '<tuple id="t1"><status><basic>open</basic></status><note>in the lab</note></tuple>' +
+        '</presence>';
+      const published = await bob.request('PUBLISH', bob.aor, {
+        headers: [
+          ['Event', 'presence'],
+          ['Content-Type', 'application/pidf+xml'],
+          ['Expires', '600'],
+        ],
+        body: pidf,
+      });
+      assert.equal(published.status, 200);
+      assert.ok(header(published, 'sip-etag') !== undefined);
+      const notify = await changed;
+      assert.equal(header(notify, 'content-type'), 'application/pidf+xml');
+      assert.match(notify.body.toString(), /<basic>open<\/basic>/);
+      // Malformed PIDF is refused with 400.
+      const bad = await bob.request('PUBLISH', bob.aor, {
+        headers: [
+          ['Event', 'presence'],
+          ['Content-Type', 'application/pidf+xml'],
+        ],
+        body: '<presence><tuple',
+      });
+      assert.equal(bad.status, 400);
+      // Nobody publishes someone else's presence.
+      const forged = await alice.request('PUBLISH', bob.aor, {
+        headers: [
+          ['Event', 'presence'],
+          ['Content-Type', 'application/pidf+xml'],
+        ],
+        body: pidf,
+      });
+      assert.equal(forged.status, 403);
+    });
+
+    test('an INVITE forks to both endpoints of a user; the loser is CANCELled', async () => {
+      const alice = await ua('alice', deployment.feTcp);
+      const desk = await ua('carol', deployment.feTcp);
+      const phone = await ua('carol', deployment.feTcp);
+      desk.answer = (r) =>
+        r.method === 'INVITE'
+          ? [{ status: 180 }, { status: 200, delayMs: 150 }]
+          : [{ status: 200 }];
+      phone.answer = (r) => (r.method === 'INVITE' ? [{ status: 180 }] : [{ status: 200 }]);
+      assert.equal((await desk.register()).status, 200);
+      assert.equal((await phone.register()).status, 200);
+      const deskInvite = desk.waitForRequest('INVITE');
+      const phoneInvite = phone.waitForRequest('INVITE');
+      const cancelled = phone.waitForRequest('CANCEL');
+      const answered = await alice.request('INVITE', `sip:carol@${DOMAIN}`, {
+        headers: [['Content-Type', 'application/sdp']],
+        body: 'v=0\r\n',
+      });
+      assert.equal(answered.status, 200);
+      await deskInvite;
+      await phoneInvite;
+      await cancelled;
+    });
+
+    test('an external user signs in through the Director and IMs an internal one', async () => {
+      const alice = await ua('alice', deployment.feTcp);
+      assert.equal((await alice.register()).status, 200);
+      const dave = await ua('dave', deployment.directorTcp);
+      const registered = await dave.register();
+      assert.equal(registered.status, 200);
+      // Dave → Alice: challenged by the Director (407), delivered with the asserted identity.
+      const got = alice.waitForRequest('MESSAGE');
+      assert.equal(
+        (await dave.request('MESSAGE', alice.aor, { body: 'from outside' })).status,
+        200,
+      );
+      const message = await got;
+      assert.equal(header(message, 'p-asserted-identity'), `<${dave.aor}>`);
+      // Alice → Dave: the Front End follows Dave's Path back through the Director.
+      const back = dave.waitForRequest('MESSAGE');
+      assert.equal((await alice.request('MESSAGE', dave.aor, { body: 'from inside' })).status, 200);
+      assert.equal((await back).body.toString(), 'from inside');
+      // A client cannot assert an identity itself.
+      const forged = alice.waitForRequest('MESSAGE');
+      await dave.request('MESSAGE', alice.aor, {
+        headers: [['P-Asserted-Identity', `<sip:bob@${DOMAIN}>`]],
+        body: 'forged',
+      });
+      assert.equal(header(await forged, 'p-asserted-identity'), `<${dave.aor}>`);
+    });
+
+    test('the TURN credential service issues REST credentials for the right side', async () => {
+      const bob = await ua('bob', deployment.feTcp);
+      const answer = await bob.request('SERVICE', bob.aor, {
+        headers: [['Content-Type', 'application/vnd.rampart.turn-credentials+json']],
+        body: '{}',
+      });
+      assert.equal(answer.status, 200);
+      const body = JSON.parse(answer.body.toString()) as {
+        username: string;
+        password: string;
+        uris: string[];
+      };
+      assert.match(body.username, /^\d+:bob@example\.test$/);
+      const expected = createHmac('sha1', TURN_SECRET).update(body.username).digest('base64');
+      assert.equal(body.password, expected);
+      assert.deepEqual(body.uris, ['turn:10.0.0.10:3478?transport=udp']);
+    });
+
+    test('wrong passwords lock the user out; a disabled user is refused', async () => {
+      const bob = await ua('bob', deployment.feTcp, 'wrong');
+      // The third failure (maxFailures) locks the account.
+      for (let i = 0; i < 2; i++) {
+        const r = await bob.register();
+        assert.equal(r.status, 401, r.reason);
+      }
+      const locked = await bob.register();
+      assert.equal(locked.status, 403);
+      // Even the right password is refused while locked.
+      const right = await ua('bob', deployment.feTcp);
+      assert.equal((await right.register()).status, 403);
+      await deployment.directory.updateUser(`carol@${DOMAIN}`, { enabled: false });
+      const carol = await ua('carol', deployment.feTcp);
+      assert.equal((await carol.register()).status, 403);
+    });
+  });
+}
+
+scenarios('sqlite', () => {
+  const directory = SqliteDirectory.open({ path: ':memory:', realms: [DOMAIN] });
+  return Promise.resolve({ directory, stop: () => directory.close() });
+});
+
+scenarios('ldap', async () => {
+  const slapd: SlapdInstance = await startSlapd();
+  const directory = await LdapDirectory.open({
+    url: slapd.url,
+    bindDn: slapd.serviceDn,
+    bindPassword: slapd.servicePassword,
+    usersDn: slapd.usersDn,
+    groupsDn: slapd.groupsDn,
+    realms: [DOMAIN],
+  });
+  return {
+    directory,
+    stop: async () => {
+      await directory.close();
+      await slapd.stop();
+    },
+  };
+});
