@@ -45,7 +45,7 @@ async function deploy(directory: Directory, tlsDir: string): Promise<Deployment>
     cert: readFileSync(pki.serverCertFile, 'utf8'),
     ca: readFileSync(pki.caCertFile, 'utf8'),
   };
-  for (const user of ['alice', 'bob', 'carol', 'dave'])
+  for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'])
     await directory.addUser({ address: `${user}@${DOMAIN}`, password: `${user}-pw` });
   const frontEnd = await startFrontEnd({
     config: {
@@ -85,6 +85,7 @@ async function deploy(directory: Directory, tlsDir: string): Promise<Deployment>
     tls,
     logger: silentLogger,
     registry: new Registry(),
+    userCheckIntervalMs: 200,
   });
   const feServer = frontEnd.endpoints.find((e) => e.transport === 'tls');
   const feTcp = frontEnd.endpoints.find((e) => e.transport === 'tcp');
@@ -317,6 +318,94 @@ function scenarios(
       const expected = createHmac('sha1', TURN_SECRET).update(body.username).digest('base64');
       assert.equal(body.password, expected);
       assert.deepEqual(body.uris, ['turn:10.0.0.10:3478?transport=udp']);
+    });
+
+    test('a user disabled mid-session is refused and their subscriptions end', async () => {
+      const erin = await ua('erin', deployment.feTcp);
+      const frank = await ua('frank', deployment.feTcp);
+      assert.equal((await erin.register()).status, 200);
+      assert.equal((await frank.register()).status, 200);
+      const put = await frank.request('SERVICE', frank.aor, {
+        headers: [['Content-Type', 'application/vnd.rampart.contacts+json']],
+        body: JSON.stringify({ op: 'put-contact', address: erin.aor }),
+      });
+      assert.equal(put.status, 200);
+      const active = erin.waitForRequest('NOTIFY', (n) =>
+        (header(n, 'subscription-state') ?? '').startsWith('active'),
+      );
+      const subscribed = await erin.request('SUBSCRIBE', frank.aor, {
+        headers: [
+          ['Event', 'presence'],
+          ['Expires', '600'],
+        ],
+      });
+      assert.equal(subscribed.status, 200);
+      await active;
+      const ended = erin.waitForRequest('NOTIFY', (n) =>
+        /^terminated;.*reason=deactivated/.test(header(n, 'subscription-state') ?? ''),
+      );
+      await deployment.directory.updateUser(`erin@${DOMAIN}`, { enabled: false });
+      await ended;
+      assert.equal((await erin.request('MESSAGE', frank.aor, { body: 'x' })).status, 403);
+      await deployment.directory.updateUser(`erin@${DOMAIN}`, { enabled: true });
+    });
+
+    test('floods: endpoints beyond the policy cap and subscriptions beyond the per-user cap', async () => {
+      const frank = await ua('frank', deployment.feTcp);
+      // The default policy allows 8 endpoints: the 9th distinct contact is refused.
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const r = await frank.register(600, [
+          ['Contact', `<sip:frank@192.0.2.1:${String(6000 + i)}>`],
+        ]);
+        statuses.push(r.status);
+      }
+      // Frank already has one binding from the test before, and each REGISTER adds this
+      // connection's contact plus one more.
+      assert.ok(
+        statuses.slice(0, 5).every((s) => s === 200),
+        statuses.join(','),
+      );
+      assert.ok(
+        statuses.slice(8).every((s) => s >= 400),
+        statuses.join(','),
+      );
+      // 50 subscriptions per watcher (configured): the next ones are refused with 503.
+      const bob = await ua('bob', deployment.feTcp);
+      const outcomes: number[] = [];
+      for (let i = 0; i < 55; i++) {
+        const r = await bob.request('SUBSCRIBE', frank.aor, {
+          headers: [
+            ['Event', 'presence'],
+            ['Expires', '600'],
+          ],
+        });
+        outcomes.push(r.status);
+      }
+      assert.ok(outcomes.filter((s) => s === 503).length >= 5, outcomes.join(','));
+    });
+
+    test('a replayed nonce count is challenged afresh', async () => {
+      const alice = await ua('alice', deployment.feTcp);
+      const challenge = await alice.request('OPTIONS', `sip:alice@${DOMAIN}`, {
+        authenticate: false,
+      });
+      assert.equal(challenge.status, 407);
+      const replay = alice.credentials(challenge, 'MESSAGE', `sip:bob@${DOMAIN}`);
+      assert.ok(replay !== undefined);
+      const first = await alice.request('MESSAGE', `sip:bob@${DOMAIN}`, {
+        headers: [replay],
+        authenticate: false,
+        body: 'x',
+      });
+      // The same credentials (same nonce count) again: a replay, challenged afresh.
+      const again = await alice.request('MESSAGE', `sip:bob@${DOMAIN}`, {
+        headers: [replay],
+        authenticate: false,
+        body: 'x',
+      });
+      assert.notEqual(first.status, 407);
+      assert.equal(again.status, 407);
     });
 
     test('wrong passwords lock the user out; a disabled user is refused', async () => {

@@ -59,6 +59,8 @@ export interface StartFrontEndOptions {
   readonly tls: SipServerTls;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** How often subscriptions of disabled users are looked for. Default 30 s. */
+  readonly userCheckIntervalMs?: number;
 }
 
 /** Methods the Front End answers itself (a UAS: 401); the others it proxies (407). */
@@ -324,6 +326,20 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
     presence.tick(Date.now());
   }, 1000);
   sweep.unref();
+  let checking = false;
+  const userCheck = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    presence
+      .checkUsers()
+      .catch((error: unknown) => {
+        log.error({ event: 'user-check-failed', error: String(error) }, 'user check failed');
+      })
+      .finally(() => {
+        checking = false;
+      });
+  }, options.userCheckIntervalMs ?? 30_000);
+  userCheck.unref();
   let closing: Promise<void> | undefined;
   return {
     name: 'front-end',
@@ -343,6 +359,7 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
     close: (deadlineMs) => {
       closing ??= (async () => {
         clearInterval(sweep);
+        clearInterval(userCheck);
         presence.close();
         await server.close(deadlineMs);
         await registrar.flush();

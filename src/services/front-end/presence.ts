@@ -28,6 +28,9 @@ import type { Flow } from '../../transport/index.ts';
 import type { ContactsService } from './contacts.ts';
 import type { FrontEndMetrics } from './metrics.ts';
 
+/** Most users one periodic check looks up. */
+const MAX_USERS_CHECKED = 10_000;
+
 export interface PresenceSettings {
   readonly minExpiresSeconds: number;
   readonly maxExpiresSeconds: number;
@@ -249,6 +252,27 @@ export class PresenceService {
   contactsChanged(owner: string, addresses: readonly string[]): void {
     this.contactsLoaded.add(owner);
     this.send(this.agent.setContacts(owner, addresses, Date.now()));
+  }
+
+  /**
+   * Ends the subscriptions of users who were disabled or removed since they subscribed (or
+   * were subscribed to): the directory is the truth, checked periodically.
+   */
+  async checkUsers(): Promise<void> {
+    const addresses = new Set<string>();
+    for (const subscription of this.agent.subscriptions.all()) {
+      if (subscription.state === 'terminated') continue;
+      addresses.add(subscription.subscriber);
+      addresses.add(subscription.resource);
+      if (addresses.size >= MAX_USERS_CHECKED) break;
+    }
+    for (const address of addresses) {
+      const user = await this.options.directory.getUser(address.replace(/^sips?:/i, ''));
+      if (user === undefined || !user.enabled) {
+        this.log.info({ event: 'presence-user-disabled', address }, 'subscriptions ended');
+        this.userDisabled(address);
+      }
+    }
   }
 
   /** A user disabled mid-session: every subscription of theirs ends (reason deactivated). */
