@@ -29,6 +29,7 @@ export { shedRequest } from './shed.ts';
 export {
   cancelTargetKey,
   clientTransactionKey,
+  clientTransactionKeyFor,
   clientTransactionKeyForRequest,
   serverTransactionKey,
   type TransactionKeyError,

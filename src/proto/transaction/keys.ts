@@ -65,6 +65,14 @@ export function clientTransactionKeyForRequest(
 }
 
 /**
+ * The client transaction key for a request we send with top Via branch `branch`: the same
+ * key {@link clientTransactionKeyForRequest} derives, without parsing the request.
+ */
+export function clientTransactionKeyFor(branch: string, method: string): string {
+  return flat(`c|${branch.toLowerCase()}|${method}`);
+}
+
+/**
  * The client transaction a response belongs to (RFC 3261 §17.1.3): "1. If the response has
  * the same value of the branch parameter in the top Via header field as the branch parameter in
  * the top Via header field of the request that created the transaction. 2. If the method

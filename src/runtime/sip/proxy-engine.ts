@@ -11,6 +11,7 @@ import { BRANCH_MAGIC_COOKIE, randomToken } from '../../lib/ids.ts';
 import { applyEdits, removeFirstValue, type SipEdit } from '../../codec/sip/edit.ts';
 import { topVia } from '../../codec/sip/headers.ts';
 import type { SipMessage, SipRequest, SipResponse } from '../../codec/sip/message.ts';
+import { lazyRequest } from '../../codec/sip/lazy.ts';
 import { parseSipMessage } from '../../codec/sip/parse.ts';
 import {
   buildAckForNon2xx,
@@ -41,6 +42,7 @@ import {
 import {
   cancelTargetKey,
   clientTransactionKey,
+  clientTransactionKeyFor,
   clientTransactionKeyForRequest,
   InviteClientTransaction,
   InviteServerTransaction,
@@ -833,12 +835,9 @@ export class SipProxyEngine {
       return;
     }
     const data = applyEdits(request, plan.value.edits);
-    const reparsed = parseSipMessage(data);
-    if (!reparsed.ok || reparsed.value.kind !== 'request')
-      throw new Error('proxy produced an unparsable request');
-    const outgoing = reparsed.value;
-    const key = clientTransactionKeyForRequest(outgoing);
-    if (!key.ok) throw new Error('proxy produced a request without a branch');
+    // Read back only to CANCEL or ACK it: parsed on demand.
+    const outgoing = lazyRequest(data, request.method);
+    const key = { value: clientTransactionKeyFor(branchValue, request.method) };
     const reliable = RELIABLE.has(hop.target.transport);
     const timers = this.options.timers ?? {};
     const client: ClientTransaction =
