@@ -17,7 +17,11 @@ import { silentLogger } from '../../src/lib/logger.ts';
 import { startDirector } from '../../src/services/director/index.ts';
 import { startFrontEnd } from '../../src/services/front-end/index.ts';
 import type { Directory } from '../../src/store/directory.ts';
-import { MemoryDurableStore } from '../../src/store/durable-store.ts';
+import {
+  MemoryDurableStore,
+  SqliteDurableStore,
+  type DurableStore,
+} from '../../src/store/durable-store.ts';
 import { LdapDirectory } from '../../src/store/ldap-directory.ts';
 import { SqliteDirectory } from '../../src/store/sqlite-directory.ts';
 import { startSlapd, type SlapdInstance } from '../helpers/slapd.ts';
@@ -38,15 +42,22 @@ interface Deployment {
   close(): Promise<void>;
 }
 
-async function deploy(directory: Directory, tlsDir: string): Promise<Deployment> {
+async function deploy(
+  directory: Directory,
+  tlsDir: string,
+  store: DurableStore = new MemoryDurableStore(),
+  addUsers = true,
+): Promise<Deployment> {
   const pki = await createTestPki(tlsDir);
   const tls = {
     key: readFileSync(pki.serverKeyFile, 'utf8'),
     cert: readFileSync(pki.serverCertFile, 'utf8'),
     ca: readFileSync(pki.caCertFile, 'utf8'),
   };
-  for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'])
-    await directory.addUser({ address: `${user}@${DOMAIN}`, password: `${user}-pw` });
+  if (addUsers) {
+    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'])
+      await directory.addUser({ address: `${user}@${DOMAIN}`, password: `${user}-pw` });
+  }
   const frontEnd = await startFrontEnd({
     config: {
       host: '127.0.0.1',
@@ -72,7 +83,7 @@ async function deploy(directory: Directory, tlsDir: string): Promise<Deployment>
     },
     domains: [DOMAIN],
     directory,
-    store: new MemoryDurableStore(),
+    store,
     nonceSecret: SECRET,
     turn: {
       secret: TURN_SECRET,
@@ -211,6 +222,28 @@ function scenarios(
       assert.equal(put.status, 200);
       assert.match(put.body.toString(), /alice@example\.test/);
       await active;
+      // Bob learns who watches him (RFC 3857 watcher information).
+      const winfo = bob.waitForRequest('NOTIFY', (n) => n.body.includes('alice@example.test'));
+      const watching = await bob.request('SUBSCRIBE', bob.aor, {
+        headers: [
+          ['Event', 'presence.winfo'],
+          ['Accept', 'application/watcherinfo+xml'],
+        ],
+      });
+      assert.equal(watching.status, 200);
+      const watchers = await winfo;
+      assert.equal(header(watchers, 'content-type'), 'application/watcherinfo+xml');
+      assert.match(watchers.body.toString(), /status="active"/);
+      // Nobody watches someone else's watchers.
+      const nosy = await alice.request('SUBSCRIBE', bob.aor, {
+        headers: [['Event', 'presence.winfo']],
+      });
+      assert.equal(nosy.status, 403);
+      // Other event packages are routed to the user's endpoints.
+      const routed = bob.waitForRequest('SUBSCRIBE', (r) => header(r, 'event') === 'dialog');
+      const dialog = await alice.request('SUBSCRIBE', bob.aor, { headers: [['Event', 'dialog']] });
+      assert.equal(dialog.status, 200);
+      await routed;
       // Bob publishes; Alice's next NOTIFY carries it.
       const changed = alice.waitForRequest('NOTIFY', (n) => n.body.includes('in the lab'));
       const pidf =
@@ -449,4 +482,41 @@ scenarios('ldap', async () => {
       await slapd.stop();
     },
   };
+});
+
+test('registrations are written to SQLite and survive a restart', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-fe-restart-'));
+  const directory = SqliteDirectory.open({ path: ':memory:', realms: [DOMAIN] });
+  const statePath = join(dir, 'state.sqlite');
+  try {
+    const first = await deploy(directory, dir, new SqliteDurableStore(statePath));
+    const alice = await SipUa.connect({
+      host: '127.0.0.1',
+      port: first.feTcp,
+      user: 'alice',
+      password: 'alice-pw',
+    });
+    const bob = await SipUa.connect({
+      host: '127.0.0.1',
+      port: first.feTcp,
+      user: 'bob',
+      password: 'bob-pw',
+    });
+    assert.equal(
+      (await alice.register(600, [['Contact', '<sip:alice@192.0.2.7:5060>']])).status,
+      200,
+    );
+    assert.equal((await bob.register()).status, 200);
+    assert.equal(first.frontEnd.status().bindings, 3);
+    alice.close();
+    bob.close();
+    await first.close();
+    const second = await deploy(directory, dir, new SqliteDurableStore(statePath), false);
+    const restored = second.frontEnd.status().bindings;
+    await second.close();
+    assert.equal(restored, 3);
+  } finally {
+    await directory.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -8,7 +8,7 @@
 import type { Registry } from 'prom-client';
 import { parseNameAddr } from '../../codec/sip/headers.ts';
 import type { SipRequest } from '../../codec/sip/message.ts';
-import { header } from '../../codec/sip/parse.ts';
+import { header, headerValues } from '../../codec/sip/parse.ts';
 import { isSipUri, parseSipUri } from '../../codec/sip/uri.ts';
 import type { RunningService } from '../../lib/endpoint.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -246,12 +246,16 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
         if (!domains.has(host))
           return { kind: 'respond', status: 404, reason: 'Domain Not Served' };
         const user = await directory.getUser(identity.replace(/^sip:/, ''));
-        if (!fromServer) flows.set(flow.id, flow);
+        // RFC 5626: only an outbound registration (reg-id) is tied to its flow; another one
+        // names an address, reached again over the same connection while it is open.
+        const outbound =
+          !fromServer && headerValues(request, 'contact').some((c) => /;\s*reg-id\s*=/i.test(c));
+        if (outbound) flows.set(flow.id, flow);
         const result = await registrar.register({
           request,
           authenticatedAor: identity,
           now: Date.now(),
-          ...(fromServer ? {} : { flowId: flow.id }),
+          ...(outbound ? { flowId: flow.id } : {}),
           ...(user === undefined ? {} : { maxEndpoints: user.policy.maxEndpoints }),
         });
         metrics.register(result.status);
@@ -263,8 +267,15 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
         };
       }
       case 'PUBLISH':
-      case 'SUBSCRIBE':
         return presence.handle(request, identity, flow, fromServer);
+      case 'SUBSCRIBE': {
+        // Presence and watcher information are served here; other event packages (dialog,
+        // message-summary, ...) go to the user's endpoints like any request.
+        const event = (header(request, 'event') ?? '').split(';')[0]?.trim().toLowerCase();
+        if (event === 'presence' || event === 'presence.winfo')
+          return presence.handle(request, identity, flow, fromServer);
+        break;
+      }
       case 'SERVICE': {
         const type = (header(request, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase();
         if (identity === undefined) return { kind: 'respond', status: 403, reason: 'No Identity' };
