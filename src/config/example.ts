@@ -155,6 +155,7 @@ director:
   serverTls: 5072            # mutual TLS (deployment CA) for the Front End pool
   frontEnd: null             # the home pool's server TLS URI; null = this deployment's
   nonceLifetimeSeconds: 300  # older nonces with a right answer are challenged stale=true
+  digestAlgorithms: [SHA-256, MD5]   # one challenge each, preferred first; [MD5] for old clients
   lockout:                   # per user; per source address 4x maxFailures
     maxFailures: 5
     windowSeconds: 900
@@ -183,6 +184,7 @@ front-end:
     maxWatchersPerUser: 1000
   turnCredentialLifetimeSeconds: 28800
   nonceLifetimeSeconds: 300
+  digestAlgorithms: [SHA-256, MD5]
   lockout:
     maxFailures: 5
     windowSeconds: 900

@@ -110,6 +110,17 @@ const lockoutSchema = z
   })
   .prefault({});
 
+/**
+ * Digest algorithms offered, one challenge each, in order of preference (RFC 8760 §2.4).
+ * Some clients (baresip 1.0, sipp 3.6) fail on any challenge that is not MD5: list only MD5
+ * for them.
+ */
+const digestAlgorithms = z
+  .array(z.enum(['SHA-256', 'MD5']))
+  .min(1)
+  .refine((list) => new Set(list).size === list.length, 'each algorithm once')
+  .default(['SHA-256', 'MD5']);
+
 const directorSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
@@ -123,6 +134,7 @@ const directorSchema = z
     /** The home Front End pool (its server TLS URI); null = this deployment's Front End. */
     frontEnd: sipUri.nullable().default(null),
     nonceLifetimeSeconds: z.number().int().min(10).max(86400).default(300),
+    digestAlgorithms,
     lockout: lockoutSchema,
   })
   .prefault({});
@@ -159,6 +171,7 @@ const frontEndSchema = z
     /** Lifetime of TURN credentials handed out by the TURN credential service. */
     turnCredentialLifetimeSeconds: z.number().int().min(60).max(604800).default(28800),
     nonceLifetimeSeconds: z.number().int().min(10).max(86400).default(300),
+    digestAlgorithms,
     lockout: lockoutSchema,
   })
   .prefault({});

@@ -24,6 +24,8 @@ export interface DirectorSettings extends SipServerPorts {
   /** The home Front End pool: the URI of its mutual-TLS server listener. */
   readonly frontEnd: string;
   readonly nonceLifetimeSeconds: number;
+  /** Offered in this order (RFC 8760 §2.4). */
+  readonly digestAlgorithms: readonly ('SHA-256' | 'MD5')[];
   readonly lockout: {
     readonly maxFailures: number;
     readonly windowSeconds: number;
@@ -77,6 +79,7 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
     realms: options.domains,
     nonceSecret: options.nonceSecret,
     nonceLifetimeMs: config.nonceLifetimeSeconds * 1000,
+    algorithms: config.digestAlgorithms,
     proxy: true,
     userLockout: lockout,
     // A source address (a NAT, the Access Edge) carries many users: four times the user limit.

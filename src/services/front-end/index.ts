@@ -39,6 +39,8 @@ export interface FrontEndSettings extends SipServerPorts {
   };
   readonly presence: PresenceSettings;
   readonly nonceLifetimeSeconds: number;
+  /** Offered in this order (RFC 8760 §2.4). */
+  readonly digestAlgorithms: readonly ('SHA-256' | 'MD5')[];
   readonly lockout: {
     readonly maxFailures: number;
     readonly windowSeconds: number;
@@ -110,6 +112,7 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
     realms: options.domains,
     nonceSecret: options.nonceSecret,
     nonceLifetimeMs: config.nonceLifetimeSeconds * 1000,
+    algorithms: config.digestAlgorithms,
     userLockout: lockout,
     ipLockout: { ...lockout, maxFailures: config.lockout.maxFailures * 4 },
     lookupHa1: (user: string, realm: string, hash: string) =>
