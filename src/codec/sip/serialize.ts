@@ -154,6 +154,11 @@ export interface BuildResponseOptions {
   readonly toTag?: string;
   readonly headers?: readonly HeaderLine[];
   readonly body?: Buffer;
+  /**
+   * The text of the first Via line, when the server amended it on receipt (RFC 3261 §18.2.1
+   * `received`, RFC 3581 §4 `rport`).
+   */
+  readonly topVia?: string;
 }
 
 /**
@@ -167,7 +172,9 @@ export function buildResponse(
   options: BuildResponseOptions = {},
 ): Buffer {
   const headers: HeaderLine[] = [];
-  for (const field of headerFields(request, 'via')) headers.push(['Via', field.value]);
+  headerFields(request, 'via').forEach((field, i) => {
+    headers.push(['Via', i === 0 && options.topVia !== undefined ? options.topVia : field.value]);
+  });
   const from = header(request, 'from');
   if (from !== undefined) headers.push(['From', from]);
   const to = header(request, 'to');

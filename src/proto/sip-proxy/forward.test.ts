@@ -12,6 +12,7 @@ import {
   validateProxyRequest,
   type ProxyIdentity,
   type ProxyInterface,
+  receivedVia,
 } from './forward.ts';
 
 const UDP: ProxyInterface = { transport: 'udp', host: '192.0.2.1', port: 5060 };
@@ -193,4 +194,55 @@ describe('RFC 3261 §16.4 route pre-processing and §16.6 forwarding', () => {
     assert.equal(nextHop.host, 'example.test');
     assert.equal(nextHop.user, 'bob');
   });
+});
+
+void test('receivedVia: RFC 3581 rport and RFC 3261 §18.2.1 received', () => {
+  const parse = (via: string) => {
+    const msg = parseSipMessage(
+      Buffer.from(
+        `INVITE sip:bob@example.test SIP/2.0\r\nVia: ${via}\r\nFrom: <sip:a@example.test>;tag=1\r\n` +
+          'To: <sip:bob@example.test>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n' +
+          'Content-Length: 0\r\n\r\n',
+      ),
+    );
+    assert.ok(msg.ok && msg.value.kind === 'request');
+    return msg.value;
+  };
+  const source = { address: '192.0.2.7', port: 40000 };
+  // Same host, no rport: nothing to change.
+  assert.equal(receivedVia(parse('SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK1'), source), undefined);
+  // rport asked: filled, with received.
+  const asked = receivedVia(parse('SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK2'), source);
+  assert.equal(
+    asked?.value,
+    'SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK2;received=192.0.2.7;rport=40000',
+  );
+  // A name as sent-by: received only; the other Via values stay.
+  const named = receivedVia(
+    parse('SIP/2.0/UDP host.example:5060;branch=z9hG4bK3, SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK4'),
+    source,
+  );
+  assert.equal(
+    named?.value,
+    'SIP/2.0/UDP host.example:5060;branch=z9hG4bK3;received=192.0.2.7, SIP/2.0/UDP 192.0.2.9;branch=z9hG4bK4',
+  );
+  // The amended line and our own Via inserted above it combine.
+  const request = parse('SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bK2');
+  const amended = receivedVia(request, source);
+  assert.ok(amended !== undefined);
+  const first = request.headers[0];
+  assert.ok(first !== undefined);
+  const out = applyEdits(request, [
+    {
+      type: 'insert-header',
+      name: 'Via',
+      value: 'SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKours',
+      before: first,
+    },
+    { type: 'replace-header', field: amended.field, name: 'Via', value: amended.value },
+  ]).toString();
+  assert.match(
+    out,
+    /Via: SIP\/2.0\/UDP 192.0.2.1;branch=z9hG4bKours\r\nVia: SIP\/2.0\/UDP 10.0.0.1:5060;branch=z9hG4bK2;received=192.0.2.7;rport=40000\r\n/,
+  );
 });

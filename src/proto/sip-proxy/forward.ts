@@ -13,6 +13,7 @@ import {
   parseMaxForwards,
   parseNameAddr,
   parseVias,
+  parseViaValue,
   toTag,
   type Via,
 } from '../../codec/sip/headers.ts';
@@ -398,4 +399,42 @@ function dedupeRequestUri(edits: readonly SipEdit[]): SipEdit[] {
     if (edit.type === 'set-request-uri') lastIndex = i;
   });
   return edits.filter((edit, i) => edit.type !== 'set-request-uri' || i === lastIndex);
+}
+
+/** The first Via line of a received request, amended as RFC 3261 §18.2.1 and RFC 3581 §4 say. */
+export interface ReceivedVia {
+  readonly field: HeaderField;
+  readonly value: string;
+}
+
+function sameAddress(host: string, address: string): boolean {
+  const strip = (text: string): string => text.replace(/^\[|\]$/g, '').toLowerCase();
+  return strip(host) === strip(address);
+}
+
+/**
+ * The top Via of a request received from `source`, with `received` added when the sent-by
+ * host is not the packet's source address (RFC 3261 §18.2.1) or `rport` was asked for, and
+ * `rport` given the source port when asked for (RFC 3581 §4). Undefined when nothing changes
+ * (the common case: no `rport`, sent-by is the source address).
+ */
+export function receivedVia(
+  request: SipRequest,
+  source: { readonly address: string; readonly port: number },
+): ReceivedVia | undefined {
+  const field = request.headers.find((h) => h.name === 'via');
+  if (field === undefined) return undefined;
+  const values = splitHeaderList(field.value);
+  const first = values[0];
+  if (first === undefined) return undefined;
+  const via = parseViaValue(first);
+  if (!via.ok) return undefined;
+  const askedPort = via.value.rport === true;
+  if (!askedPort && sameAddress(via.value.host, source.address)) return undefined;
+  let text = first.replace(/;\s*received\s*=\s*[^;,\s]*/i, '');
+  if (askedPort) text = text.replace(/;\s*rport(?=\s*(;|$))/i, '');
+  // via-received = "received" EQUAL (IPv4address / IPv6address): no brackets (RFC 3261 §25.1).
+  text += `;received=${source.address}`;
+  if (askedPort) text += `;rport=${String(source.port)}`;
+  return { field, value: [text, ...values.slice(1)].join(', ') };
 }

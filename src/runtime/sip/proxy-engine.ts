@@ -28,6 +28,8 @@ import {
   nextHopOf,
   planForward,
   preprocessRoute,
+  receivedVia,
+  type ReceivedVia,
   statelessBranch,
   validateProxyRequest,
   viaValue,
@@ -190,6 +192,8 @@ export class SipProxyEngine {
   private readonly contexts = new Map<string, Context>();
   private readonly branchesByKey = new Map<string, Branch>();
   private readonly serverFlows = new Map<string, Flow>();
+  /** Top Vias amended on receipt (received, rport), for responses and forwarded copies. */
+  private readonly amendedVias = new WeakMap<SipRequest, ReceivedVia>();
   private readonly identity: ProxyIdentity;
   private readonly unsubscribe: () => void;
   private timer: NodeJS.Timeout | undefined;
@@ -379,6 +383,8 @@ export class SipProxyEngine {
       this.runServer(key.value, existing, { type: 'request', request });
       return;
     }
+    const amended = receivedVia(request, flow.remote);
+    if (amended !== undefined) this.amendedVias.set(request, amended);
     if (request.method === 'ACK') {
       // RFC 3261 §16.11: an ACK matching no transaction is the ACK for a 2xx — forward it statelessly.
       void this.forwardStateless(request, flow);
@@ -457,7 +463,9 @@ export class SipProxyEngine {
     headers?: readonly HeaderLine[],
     extra: { readonly body?: Buffer; readonly toTag?: string } = {},
   ): void {
+    const amended = this.amendedVias.get(server.request);
     const data = buildResponse(server.request, status, {
+      ...(amended === undefined ? {} : { topVia: amended.value }),
       ...(reason === undefined ? {} : { reason }),
       ...(headers === undefined ? {} : { headers }),
       ...extra,
@@ -834,7 +842,7 @@ export class SipProxyEngine {
       }
       return;
     }
-    const data = applyEdits(request, plan.value.edits);
+    const data = applyEdits(request, this.withReceivedVia(request, plan.value.edits));
     // Read back only to CANCEL or ACK it: parsed on demand.
     const outgoing = lazyRequest(data, request.method);
     const key = { value: clientTransactionKeyFor(branchValue, request.method) };
@@ -894,9 +902,20 @@ export class SipProxyEngine {
       recordRoute: false,
     });
     if (!plan.ok) return;
-    if (!this.sendTo(hop.target, hop.flowId, applyEdits(request, plan.value.edits)))
+    const data = applyEdits(request, this.withReceivedVia(request, plan.value.edits));
+    if (!this.sendTo(hop.target, hop.flowId, data))
       this.drop('send-failure', { method: request.method });
     else this.options.observer?.message('out', request.method);
+  }
+
+  /** The edits plus the amended top Via of the request, if it was amended on receipt. */
+  private withReceivedVia(request: SipRequest, edits: readonly SipEdit[]): readonly SipEdit[] {
+    const amended = this.amendedVias.get(request);
+    if (amended === undefined) return edits;
+    return [
+      ...edits,
+      { type: 'replace-header', field: amended.field, name: 'Via', value: amended.value },
+    ];
   }
 
   // ---- responses ------------------------------------------------------------------------
