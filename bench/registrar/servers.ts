@@ -1,0 +1,187 @@
+/**
+ * The registrars `npm run bench:registrar` compares, behind one interface: Kamailio 5.6
+ * (bench/registrar/kamailio.cfg: auth_db over db_text + usrloc in memory) and Rampart's Front
+ * End (not wired yet).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { startKamailio } from '../../test/helpers/kamailio.ts';
+import type { KamailioInstance } from '../../test/helpers/kamailio.ts';
+import { freePort } from '../../test/helpers/ports.ts';
+import { processTree } from '../turn/proc.ts';
+import { dbTextHtableAuthTable, dbTextSubscriberTable, dbTextVersionTable } from './report.ts';
+import type { RegistrarUser } from './report.ts';
+
+const HERE = import.meta.dirname;
+const execFileAsync = promisify(execFile);
+
+/** What every server under test is configured with. */
+export interface RegistrarSettings {
+  /** Digest realm (RFC 3261 §22.1), also the SIP domain of every AOR. */
+  readonly realm: string;
+  /** Worker processes (Kamailio `children`, Rampart `workers`). */
+  readonly children: number;
+}
+
+/** A registrar + authenticating server under test, listening on UDP. */
+export interface RegistrarUnderTest {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly transport: 'udp';
+  readonly realm: string;
+  /**
+   * Makes exactly `users` (and no one else) able to authenticate, with their passwords, in
+   * the server's realm. May restart the server: bindings are lost, `pid()` changes.
+   */
+  provision(users: readonly RegistrarUser[]): Promise<void>;
+  /** Every live process of the server now (memory is summed over them). */
+  pid(): number[];
+  stop(): Promise<void>;
+  /** Bytes in use in the server's own shared-memory pool, when it has one (Kamailio). */
+  sharedPoolBytes?(): Promise<number | undefined>;
+  /** Bindings the server holds, as it counts them, to cross-check sipp's count. */
+  bindingCount?(): Promise<number | undefined>;
+  /** Tail of the server's log, for failed steps. */
+  logs?(): string;
+}
+
+/** Starts a server with no users. */
+export type RegistrarFactory = (settings: RegistrarSettings) => Promise<RegistrarUnderTest>;
+
+/** Parses `kamcmd core.shmmem` output (`real_used: N` in a `{ … }` block). */
+export function parseShmRealUsed(text: string): number | undefined {
+  const match = /^\s*real_used:\s*(\d+)\s*$/m.exec(text);
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** Parses one `group:name = N` line of `kamcmd stats.get_statistics`. */
+export function parseKamailioStat(text: string, name: string): number | undefined {
+  for (const line of text.split('\n')) {
+    const [key, value] = line.split('=').map((part) => part.trim());
+    if (key === name && value !== undefined && /^\d+$/.test(value)) return Number(value);
+  }
+  return undefined;
+}
+
+/** Where Kamailio reads credentials from (see bench/registrar/kamailio.cfg). */
+export type KamailioCredentialStore = 'db_text' | 'htable';
+
+/**
+ * Kamailio 5.6 with bench/registrar/kamailio.cfg, credentials in `store`. The db_text
+ * directory and the ctl socket live in a temp dir of their own that outlives restarts:
+ * db_text caches a table the first time it is read and never re-reads it (htable loads it
+ * once at start), so `provision` rewrites the tables and restarts Kamailio on the same port.
+ */
+export function kamailioRegistrar(store: KamailioCredentialStore): RegistrarFactory {
+  return (settings) => startKamailioRegistrar(settings, store);
+}
+
+/** {@link kamailioRegistrar}: starts it, with no users. */
+export async function startKamailioRegistrar(
+  settings: RegistrarSettings,
+  store: KamailioCredentialStore = 'db_text',
+): Promise<RegistrarUnderTest> {
+  const template = await readFile(resolve(HERE, 'kamailio.cfg'), 'utf8');
+  const dataDir = await mkdtemp(join(tmpdir(), 'bench-registrar-kamailio-'));
+  const dbDir = join(dataDir, 'db');
+  const ctlSocket = join(dataDir, 'ctl.sock');
+  const secret = `bench-${Date.now().toString(36)}-${process.pid}`;
+  const port = await freePort();
+  let instance: KamailioInstance | undefined;
+
+  const writeTables = async (users: readonly RegistrarUser[]): Promise<void> => {
+    await rm(dbDir, { recursive: true, force: true });
+    await mkdir(dbDir, { recursive: true });
+    await writeFile(join(dbDir, 'version'), dbTextVersionTable());
+    await writeFile(
+      join(dbDir, 'subscriber'),
+      dbTextSubscriberTable(store === 'db_text' ? users : [], settings.realm, settings.realm),
+    );
+    await writeFile(
+      join(dbDir, 'htable_auth'),
+      dbTextHtableAuthTable(store === 'htable' ? users : [], settings.realm),
+    );
+  };
+  const start = async (): Promise<void> => {
+    instance = await startKamailio({
+      listen: [{ proto: 'udp', port }],
+      // Same pool sizes as bench/sip: 512 MB shared holds 100k bindings and the cached table.
+      sharedMemoryMb: 512,
+      privateMemoryMb: 32,
+      config: ({ listenLines }) =>
+        template
+          .replaceAll('__AUTH_DEFINE__', store === 'htable' ? '#!define AUTH_HTABLE' : '')
+          .replaceAll('__LISTEN__', listenLines)
+          .replaceAll('__CHILDREN__', String(settings.children))
+          .replaceAll('__DOMAIN__', settings.realm)
+          .replaceAll('__REALM__', settings.realm)
+          .replaceAll('__SECRET__', secret)
+          .replaceAll('__DB_URL__', `text://${dbDir}`)
+          .replaceAll('__CTL_SOCKET__', ctlSocket),
+    });
+  };
+  const kamcmd = async (...command: string[]): Promise<string | undefined> => {
+    try {
+      const { stdout } = await execFileAsync('kamcmd', ['-s', `unix:${ctlSocket}`, ...command], {
+        timeout: 5000,
+      });
+      return stdout;
+    } catch {
+      return undefined; // kamcmd missing or ctl not answering: the figure is reported as n/a
+    }
+  };
+
+  try {
+    await writeTables([]);
+    await start();
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    name: store === 'htable' ? 'kamailio-htable' : 'kamailio',
+    host: '127.0.0.1',
+    port,
+    transport: 'udp',
+    realm: settings.realm,
+    async provision(users) {
+      await instance?.stop();
+      instance = undefined;
+      await writeTables(users);
+      await start();
+    },
+    pid: () => (instance === undefined ? [] : processTree(instance.process.pid)),
+    async stop() {
+      await instance?.stop();
+      instance = undefined;
+      await rm(dataDir, { recursive: true, force: true });
+    },
+    async sharedPoolBytes() {
+      const text = await kamcmd('core.shmmem');
+      return text === undefined ? undefined : parseShmRealUsed(text);
+    },
+    async bindingCount() {
+      const text = await kamcmd('stats.get_statistics', 'usrloc:');
+      return text === undefined ? undefined : parseKamailioStat(text, 'usrloc:location_contacts');
+    },
+    logs: () => instance?.process.stderr().slice(-4000) ?? '',
+  };
+}
+
+/**
+ * Rampart's Front End registrar (same realm, HA1-only credentials, bindings in memory,
+ * `workers` = `children`). To be wired by the integrator once the Front End exists.
+ */
+export const startRampartRegistrar: RegistrarFactory = () =>
+  Promise.reject(new Error('rampart front-end not wired yet'));
+
+/** Servers by the name `--servers` takes. */
+export const REGISTRAR_FACTORIES: Readonly<Record<string, RegistrarFactory>> = {
+  kamailio: kamailioRegistrar('db_text'),
+  'kamailio-htable': kamailioRegistrar('htable'),
+  rampart: startRampartRegistrar,
+};
