@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import { startKamailio } from '../../test/helpers/kamailio.ts';
 import type { KamailioInstance } from '../../test/helpers/kamailio.ts';
 import { freePort } from '../../test/helpers/ports.ts';
+import { startRampart, type RampartInstance } from '../../test/helpers/rampart.ts';
+import { SqliteDirectory } from '../../src/store/sqlite-directory.ts';
 import { processTree } from '../turn/proc.ts';
 import { dbTextHtableAuthTable, dbTextSubscriberTable, dbTextVersionTable } from './report.ts';
 import type { RegistrarUser } from './report.ts';
@@ -176,8 +178,76 @@ export async function startKamailioRegistrar(
  * Rampart's Front End registrar (same realm, HA1-only credentials, bindings in memory,
  * `workers` = `children`). To be wired by the integrator once the Front End exists.
  */
-export const startRampartRegistrar: RegistrarFactory = () =>
-  Promise.reject(new Error('rampart front-end not wired yet'));
+export const startRampartRegistrar: RegistrarFactory = async (settings) => {
+  const work = await mkdtemp(join(tmpdir(), 'bench-registrar-rampart-'));
+  const directoryFile = join(work, 'directory.sqlite');
+  let instance: RampartInstance | undefined;
+  // The Front End alone: no edges, no Director. Its state lives in one process (the
+  // internal servers run in the first worker only), so `children` does not apply.
+  const config = {
+    domains: [settings.realm],
+    log: { level: 'warn' },
+    'access-edge': { enabled: false },
+    'av-edge': { enabled: false },
+    director: { enabled: false },
+    directory: { sqlite: { file: directoryFile } },
+    'front-end': {
+      tcp: null,
+      tls: null,
+      serverTls: null,
+      // sipp 3.6 answers only an MD5 first challenge.
+      digestAlgorithms: ['MD5'],
+      registrar: { maxBindings: 1_000_000, maxExpiresSeconds: 7200 },
+      lockout: { maxFailures: 1_000_000 },
+    },
+  };
+  const start = async (): Promise<void> => {
+    instance = await startRampart({ config, startTimeoutMs: 60_000 });
+  };
+  const stopServer = async (): Promise<void> => {
+    await instance?.stop();
+    instance = undefined;
+  };
+  const server: RegistrarUnderTest = {
+    name: 'rampart',
+    host: '127.0.0.1',
+    get port(): number {
+      if (instance === undefined) throw new Error('rampart is not running');
+      return instance.endpoint('front-end', 'internal', 'udp').port;
+    },
+    transport: 'udp',
+    realm: settings.realm,
+    provision: async (users) => {
+      await stopServer();
+      await rm(directoryFile, { force: true });
+      const directory = SqliteDirectory.open({ path: directoryFile, realms: [settings.realm] });
+      try {
+        // Every user may hold as many contacts as the memory step registers.
+        await directory.addUsers(
+          users.map((u) => ({
+            address: `${u.user}@${settings.realm}`,
+            password: u.password,
+            policy: { maxEndpoints: 64 },
+          })),
+        );
+      } finally {
+        await directory.close();
+      }
+      await start();
+    },
+    pid: () => {
+      const pid = instance?.process.pid;
+      return pid === undefined ? [] : processTree(pid);
+    },
+    stop: async () => {
+      await stopServer();
+      await rm(work, { recursive: true, force: true });
+    },
+    logs: () => instance?.process.stderr().slice(-4000) ?? '',
+  };
+  await start();
+  return server;
+};
 
 /** Servers by the name `--servers` takes. */
 export const REGISTRAR_FACTORIES: Readonly<Record<string, RegistrarFactory>> = {
