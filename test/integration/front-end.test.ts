@@ -38,6 +38,9 @@ interface Deployment {
   readonly director: RunningService;
   readonly feTcp: number;
   readonly directorTcp: number;
+  /** The Director's mutual-TLS listener (the Access Edge and the Front End pool). */
+  readonly directorServer: number;
+  readonly tls: { readonly key: string; readonly cert: string; readonly ca: string };
   readonly directory: Directory;
   close(): Promise<void>;
 }
@@ -78,7 +81,8 @@ async function deploy(
         maxSubscriptionsPerUser: 50,
         maxWatchersPerUser: 50,
       },
-      nonceLifetimeSeconds: 300,
+      // Short, so that a test can answer with a stale nonce.
+      nonceLifetimeSeconds: 2,
       digestAlgorithms: ['SHA-256', 'MD5'],
       lockout: LOCKOUT,
     },
@@ -122,12 +126,15 @@ async function deploy(
     registry: new Registry(),
   });
   const directorTcp = director.endpoints.find((e) => e.transport === 'tcp');
-  assert.ok(directorTcp !== undefined);
+  const directorServer = director.endpoints.find((e) => e.transport === 'tls');
+  assert.ok(directorTcp !== undefined && directorServer !== undefined);
   return {
     frontEnd,
     director,
     feTcp: feTcp.port,
     directorTcp: directorTcp.port,
+    directorServer: directorServer.port,
+    tls,
     directory,
     close: async () => {
       await director.close(Date.now() + 100);
@@ -337,6 +344,89 @@ function scenarios(
       assert.equal(header(await forged, 'p-asserted-identity'), `<${dave.aor}>`);
     });
 
+    test('the Director routes what the Access Edge marks as federation without a challenge', async () => {
+      const alice = await ua('alice', deployment.feTcp);
+      assert.equal((await alice.register()).status, 200);
+      // The Access Edge's connection: mutual TLS with the deployment's certificate.
+      const edge = await SipUa.connect({
+        host: '127.0.0.1',
+        port: deployment.directorServer,
+        transport: 'tls',
+        user: 'pat',
+        domain: 'partner.example',
+        password: 'unused',
+        ca: deployment.tls.ca,
+        cert: deployment.tls.cert,
+        key: deployment.tls.key,
+      });
+      uas.push(edge);
+      const got = alice.waitForRequest('MESSAGE');
+      const sent = await edge.request('MESSAGE', alice.aor, {
+        headers: [
+          ['P-Rampart-Origin', 'federation'],
+          ['P-Asserted-Identity', '<sip:ceo@example.test>'],
+        ],
+        body: 'hello from a partner',
+        authenticate: false,
+      });
+      assert.equal(sent.status, 200);
+      const message = await got;
+      assert.equal(header(message, 'p-rampart-origin'), undefined);
+      assert.equal(header(message, 'p-asserted-identity'), undefined);
+      // A remote user relayed by the edge is challenged like any external request (and a
+      // remote user of a domain not served here is refused).
+      assert.equal(
+        (
+          await edge.request('MESSAGE', alice.aor, {
+            headers: [['P-Rampart-Origin', 'remote']],
+            body: 'x',
+            authenticate: false,
+          })
+        ).status,
+        403,
+      );
+      const relayed = await SipUa.connect({
+        host: '127.0.0.1',
+        port: deployment.directorServer,
+        transport: 'tls',
+        user: 'dave',
+        password: 'dave-pw',
+        ca: deployment.tls.ca,
+        cert: deployment.tls.cert,
+        key: deployment.tls.key,
+      });
+      uas.push(relayed);
+      const remote = await relayed.request('MESSAGE', alice.aor, {
+        headers: [['P-Rampart-Origin', 'remote']],
+        body: 'x',
+        authenticate: false,
+      });
+      assert.equal(remote.status, 407);
+      // Without a certificate from the deployment's CA, the listener refuses the handshake.
+      await assert.rejects(
+        SipUa.connect({
+          host: '127.0.0.1',
+          port: deployment.directorServer,
+          transport: 'tls',
+          user: 'mallory',
+          password: 'x',
+          ca: deployment.tls.ca,
+        }).then(async (client) => {
+          // TLS 1.3 reports a refused client certificate after the handshake: send something.
+          uas.push(client);
+          await client.request('OPTIONS', alice.aor, { timeoutMs: 1000, authenticate: false });
+        }),
+      );
+      // On the client-facing listener the mark means nothing: challenged.
+      const dave = await ua('dave', deployment.directorTcp);
+      const forged = await dave.request('MESSAGE', alice.aor, {
+        headers: [['P-Rampart-Origin', 'federation']],
+        body: 'x',
+        authenticate: false,
+      });
+      assert.equal(forged.status, 407);
+    });
+
     test('the TURN credential service issues REST credentials for the right side', async () => {
       const bob = await ua('bob', deployment.feTcp);
       const answer = await bob.request('SERVICE', bob.aor, {
@@ -418,6 +508,34 @@ function scenarios(
         outcomes.push(r.status);
       }
       assert.ok(outcomes.filter((s) => s === 503).length >= 5, outcomes.join(','));
+      // Hundreds of contacts in one REGISTER: refused as a whole, nothing bound.
+      const before = deployment.frontEnd.status().bindings;
+      const many = Array.from(
+        { length: 500 },
+        (_, i) => `<sip:frank@192.0.2.2:${String(10000 + i)}>`,
+      ).join(', ');
+      const flood = await frank.register(600, [['Contact', many]]);
+      assert.equal(flood.status, 400, flood.reason);
+      assert.equal(deployment.frontEnd.status().bindings, before);
+    });
+
+    test('an expired nonce with the right password is challenged with stale=true', async () => {
+      const alice = await ua('alice', deployment.feTcp);
+      const challenge = await alice.request('REGISTER', `sip:${DOMAIN}`, {
+        to: alice.aor,
+        authenticate: false,
+      });
+      assert.equal(challenge.status, 401);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      const answer = alice.credentials(challenge, 'REGISTER', `sip:${DOMAIN}`);
+      assert.ok(answer !== undefined);
+      const stale = await alice.request('REGISTER', `sip:${DOMAIN}`, {
+        to: alice.aor,
+        headers: [answer],
+        authenticate: false,
+      });
+      assert.equal(stale.status, 401);
+      assert.match(header(stale, 'www-authenticate') ?? '', /stale=true/i);
     });
 
     test('a replayed nonce count is challenged afresh', async () => {

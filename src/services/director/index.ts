@@ -7,6 +7,9 @@
  * Requests from the deployment's servers (mutual TLS) are proxied as routing says.
  */
 import { Counter, type Registry } from 'prom-client';
+import type { SipRequest } from '../../codec/sip/message.ts';
+import { header } from '../../codec/sip/parse.ts';
+import { parseSipUri } from '../../codec/sip/uri.ts';
 import type { RunningService } from '../../lib/endpoint.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { SipAuthenticator, type LockoutOptions } from '../../proto/sip-auth/index.ts';
@@ -47,6 +50,23 @@ export interface StartDirectorOptions {
 
 /** Header fields a client may not send past the Director: identity is ours to assert. */
 const ASSERTED = ['P-Asserted-Identity', 'P-Preferred-Identity'];
+
+/**
+ * The Access Edge's mark on what it relays inward: `remote` (a remote user, authenticated
+ * here) or `federation` (a federated partner's user, routed by domain without a challenge).
+ * Believed only on the mutual-TLS server listener.
+ */
+export const ORIGIN_HEADER = 'P-Rampart-Origin';
+
+function originOf(request: SipRequest): 'remote' | 'federation' | undefined {
+  const value = header(request, ORIGIN_HEADER)?.trim().toLowerCase();
+  return value === 'remote' || value === 'federation' ? value : undefined;
+}
+
+function domainOf(uri: string): string | undefined {
+  const parsed = parseSipUri(uri);
+  return parsed.ok ? parsed.value.host.toLowerCase() : undefined;
+}
 
 function lockoutOptions(config: DirectorSettings['lockout']): LockoutOptions {
   return {
@@ -97,11 +117,32 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
     },
   });
   const frontEndRoute = `<${config.frontEnd};lr>`;
+  const domains = new Set(options.domains.map((d) => d.toLowerCase()));
 
   const handle = async (incoming: IncomingRequest): Promise<RequestDecision> => {
     const { request, flow } = incoming;
-    // Another server of the deployment (a Front End reaching an external user): proxy.
-    if (server.isServerFlow(flow)) return { kind: 'proxy' };
+    if (server.isServerFlow(flow)) {
+      // The Access Edge marks what it relays (it strips any marker a client sent); the
+      // mutual-TLS listener is the only place the mark is read. `federation`: a federated
+      // partner's user, vouched for by the partner's edge, is routed by domain without a
+      // user challenge. No mark: another server of the deployment (a Front End reaching an
+      // external user). `remote`: a remote user, authenticated below.
+      const origin = originOf(request);
+      if (origin !== 'remote') {
+        if (origin === 'federation') outcomes.inc({ outcome: 'federation' });
+        const edits = {
+          remove: origin === 'federation' ? [...ASSERTED, ORIGIN_HEADER] : [ORIGIN_HEADER],
+        };
+        const host = domainOf(incoming.requestUri);
+        if (incoming.routes.length > 0 || host === undefined || !domains.has(host))
+          return { kind: 'proxy', edits };
+        return {
+          kind: 'fork',
+          targets: [{ uri: incoming.requestUri, routes: [frontEndRoute] }],
+          edits,
+        };
+      }
+    }
     const verdict = await authenticator.authenticate(request, Date.now(), {
       sourceIp: flow.remote.address,
     });
@@ -128,7 +169,7 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
     }
     outcomes.inc({ outcome: 'ok' });
     const edits = {
-      remove: ['Proxy-Authorization', ...ASSERTED],
+      remove: ['Proxy-Authorization', ORIGIN_HEADER, ...ASSERTED],
       add: [['P-Asserted-Identity', `<${verdict.address}>`] as const],
       // RFC 3327: requests for this registration come back through us.
       ...(request.method === 'REGISTER' && server.serverUri !== undefined
