@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     retries: { type: 'string', default: '2' },
     /** Before each run, wait up to this long for other processes to go quiet. */
     'quiet-wait-seconds': { type: 'string', default: '120' },
+    /** NODE_OPTIONS of the Rampart server process (V8 heap flags, …); none by default. */
+    'rampart-node-options': { type: 'string', default: '' },
   },
 });
 
@@ -248,6 +250,7 @@ async function main(): Promise<void> {
     relayMaxPort: 59_999,
     serverCpus: args['server-cpus'],
     workers: Number(args.workers),
+    rampartNodeOptions: args['rampart-node-options'],
   };
   // Names may be equal (coturn against itself): label the two sides apart.
   const sides = [

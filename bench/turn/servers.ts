@@ -28,6 +28,8 @@ export interface TurnBenchSettings {
   readonly serverCpus: string;
   /** Rampart workers, and coturn relay threads. */
   readonly workers: number;
+  /** NODE_OPTIONS of the Rampart process ('' = none, as operators run it by default). */
+  readonly rampartNodeOptions?: string;
 }
 
 /** A server under test. */
@@ -152,7 +154,12 @@ export function rampartConfig(settings: TurnBenchSettings): Record<string, unkno
  */
 export const startRampartAvEdge: TurnServerFactory = async (settings) => {
   const config = rampartConfig(settings);
-  const rampart = await startRampart({ config, startTimeoutMs: 30_000 });
+  const nodeOptions = settings.rampartNodeOptions ?? '';
+  const rampart = await startRampart({
+    config,
+    startTimeoutMs: 30_000,
+    ...(nodeOptions === '' ? {} : { env: { NODE_OPTIONS: nodeOptions } }),
+  });
   try {
     const endpoint = rampart.endpoint('av-edge', 'external', 'udp');
     pinProcesses(processTree(rampart.process.pid), settings.serverCpus);
@@ -166,7 +173,9 @@ export const startRampartAvEdge: TurnServerFactory = async (settings) => {
       host: endpoint.host,
       port: endpoint.port,
       pid: rampart.process.pid,
-      config: JSON.stringify(config),
+      config: JSON.stringify(
+        nodeOptions === '' ? config : { ...config, NODE_OPTIONS: nodeOptions },
+      ),
       logs: () => rampart.process.stdout().slice(-4000) + rampart.process.stderr().slice(-4000),
       stop: async () => {
         await rampart.stop();

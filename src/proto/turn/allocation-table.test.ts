@@ -57,6 +57,33 @@ function allocate(
 }
 
 describe('allocation table (RFC 8656 §7.2)', () => {
+  test('every index is empty again once its allocations are gone', () => {
+    const { table, ports } = setup();
+    const empty = table.sizes();
+    assert.deepEqual(empty, { allocations: 0, relayPorts: 0, pending: 0, users: 0, deadlines: 0 });
+    const first = allocate(table, ports, 51000, 'alice', 0);
+    allocate(table, ports, 51001, 'bob', 0);
+    const begun = table.checkAllocate(tuple(51002), TX1, 'carol', 0);
+    assert.equal(begun.kind, 'proceed');
+    assert.deepEqual(table.sizes(), {
+      allocations: 2,
+      relayPorts: 2,
+      pending: 1,
+      users: 3,
+      deadlines: 2,
+    });
+    // Deleted (Refresh 0), expired, and abandoned.
+    first.handle({ type: 'refresh', username: 'alice', lifetimeSeconds: 0 }, 1 * S);
+    table.touch(first);
+    for (const due of table.takeDue(600 * S).allocations) {
+      due.handle({ type: 'timer' }, 600 * S);
+      table.touch(due);
+    }
+    table.abandon(begun.key);
+    assert.deepEqual(table.sizes(), empty);
+    assert.equal(ports.usedCount, 0);
+  });
+
   test('lookup by 5-tuple and by relay port', () => {
     const { table, ports } = setup();
     const allocation = allocate(table, ports, 51000, 'alice', 0);

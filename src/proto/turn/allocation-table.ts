@@ -42,8 +42,27 @@ interface Pending {
 interface Entry {
   readonly allocation: Allocation;
   transactionId: string | undefined;
-  response: Uint8Array | undefined;
+  /**
+   * The Allocate response, one byte per character: a string is a single heap object of the
+   * response's size, where the encoder's Buffer is a view that would pin its whole pool slab
+   * (64 KiB shared by a few hundred messages) for as long as the allocation lives.
+   */
+  response: string | undefined;
   responseExpiresAt: number;
+}
+
+/** Entries of each index of an {@link AllocationTable}. */
+export interface AllocationTableSizes {
+  /** By 5-tuple. */
+  readonly allocations: number;
+  /** By relay port. */
+  readonly relayPorts: number;
+  /** Begun Allocates (slots held between `checkAllocate` and `add` / `abandon`). */
+  readonly pending: number;
+  /** Usernames with at least one allocation or begun Allocate. */
+  readonly users: number;
+  /** Allocations with a deadline on the table's timer. */
+  readonly deadlines: number;
 }
 
 /** What `takeDue` found due. */
@@ -135,7 +154,11 @@ export class AllocationTable {
       // RFC 8656 §5: retransmissions ("same 5-tuple and same transaction id") are idempotent;
       // answered from the cached response for 40 s instead of failing the check below.
       if (entry.transactionId === id && entry.response !== undefined) {
-        return { kind: 'retransmission', response: entry.response };
+        const bytes = Buffer.from(entry.response, 'latin1');
+        return {
+          kind: 'retransmission',
+          response: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        };
       }
       // §7.2 step 2: "The server checks if the 5-tuple is currently in use by an existing
       // allocation. If yes, the server rejects the request with a 437 (Allocation Mismatch)".
@@ -189,7 +212,9 @@ export class AllocationTable {
     this.byKey.set(allocation.key, {
       allocation,
       transactionId: pending.transactionId,
-      response,
+      response: Buffer.from(response.buffer, response.byteOffset, response.byteLength).toString(
+        'latin1',
+      ),
       responseExpiresAt: now + this.responseCacheMs,
     });
     this.byPort.set(port, allocation);
@@ -233,6 +258,20 @@ export class AllocationTable {
   /** Everything due at `now`; see {@link DueWork}. */
   takeDue(now: number): DueWork {
     return { allocations: this.heap.takeDue(now), expiredReservations: this.ports.sweep(now) };
+  }
+
+  /**
+   * How many entries each internal index holds: all zero once every allocation has ended and
+   * every begun Allocate has finished (what a leak test checks).
+   */
+  sizes(): AllocationTableSizes {
+    return {
+      allocations: this.byKey.size,
+      relayPorts: this.byPort.size,
+      pending: this.pending.size,
+      users: this.perUser.size,
+      deadlines: this.heap.size,
+    };
   }
 
   /** Every allocation, in creation order. */

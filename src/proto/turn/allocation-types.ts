@@ -86,6 +86,11 @@ export const DEFAULT_ALLOCATION_LIMITS: AllocationLimits = Object.freeze({
 export function resolveAllocationLimits(
   overrides: Partial<AllocationLimits> = {},
 ): AllocationLimits {
+  // Every allocation of a server resolves the same overrides: one frozen result, shared,
+  // instead of a copy per allocation. A result passed back in is returned as is.
+  if (RESOLVED.has(overrides)) return overrides as AllocationLimits;
+  const cached = RESOLVED_BY_OVERRIDES.get(overrides);
+  if (cached !== undefined && sameOverrides(overrides, cached)) return cached;
   const limits: AllocationLimits = { ...DEFAULT_ALLOCATION_LIMITS, ...overrides };
   for (const [name, value] of Object.entries(limits)) {
     const mayBeZero = name === 'channelReuseHoldSeconds';
@@ -99,8 +104,24 @@ export function resolveAllocationLimits(
       'maxLifetimeSeconds must not be below defaultLifetimeSeconds',
     );
   }
+  Object.freeze(limits);
+  RESOLVED.add(limits);
+  RESOLVED_BY_OVERRIDES.set(overrides, limits);
   return limits;
 }
+
+/** Whether `limits` still reflects every field of `overrides` (an owner may have mutated it). */
+function sameOverrides(overrides: Partial<AllocationLimits>, limits: AllocationLimits): boolean {
+  for (const name in overrides) {
+    const key = name as keyof AllocationLimits;
+    if (overrides[key] !== undefined && overrides[key] !== limits[key]) return false;
+  }
+  return true;
+}
+
+/** Results of {@link resolveAllocationLimits}. */
+const RESOLVED = new WeakSet<object>([DEFAULT_ALLOCATION_LIMITS]);
+const RESOLVED_BY_OVERRIDES = new WeakMap<object, AllocationLimits>();
 
 /**
  * The lifetime to grant. RFC 8656 §7.2 (Allocate) and §8.2 (Refresh): "the server computes the

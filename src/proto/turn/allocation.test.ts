@@ -168,6 +168,27 @@ describe('allocation lifetime (RFC 8656 §6, §7.2, §8.2)', () => {
       0,
     );
   });
+
+  test('resolved limits are shared: same overrides object, same frozen result', () => {
+    const overrides: { maxPermissions: number } = { maxPermissions: 8 };
+    const resolved = resolveAllocationLimits(overrides);
+    assert.ok(Object.isFrozen(resolved));
+    assert.equal(resolveAllocationLimits(overrides), resolved);
+    assert.equal(resolveAllocationLimits(resolved), resolved);
+    // An owner that mutates its overrides gets a fresh result, not the stale one.
+    overrides.maxPermissions = 9;
+    assert.equal(resolveAllocationLimits(overrides).maxPermissions, 9);
+    assert.equal(
+      resolveAllocationLimits().maxPermissions,
+      DEFAULT_ALLOCATION_LIMITS.maxPermissions,
+    );
+  });
+
+  test('RFC 8656 §6: the key is stored and read back byte for byte', () => {
+    const key = Uint8Array.from({ length: 16 }, (_, i) => 250 - i * 16);
+    assert.deepEqual(allocation({ integrityKey: key }).integrityKey, key);
+    assert.equal(allocation().integrityKey, undefined);
+  });
 });
 
 describe('permissions (RFC 8656 §9, §10)', () => {

@@ -3,7 +3,6 @@ import {
   assertAllocationTransition,
   desiredLifetimeSeconds,
   fiveTupleKey,
-  peerKey,
   resolveAllocationLimits,
   TURN_CONSTANTS,
   type AllocationAction,
@@ -41,7 +40,6 @@ export interface AllocationInit {
 interface Channel {
   state: ChannelState;
   readonly peer: TransportAddress;
-  readonly peerKey: string;
   /** While bound: when the binding expires. While held: when the number is freed. */
   until: number;
 }
@@ -55,7 +53,9 @@ const SECOND = 1000;
  * `peerForChannel` and `channelForPeer`, which compare against `now` themselves, so a late
  * timer never relays for an expired permission.
  *
- * State is plain Maps keyed by strings and numbers, no closures per entry.
+ * State is plain Maps keyed by strings and numbers, no closures per entry. Channels are found
+ * by peer with a scan of the channel map (at most `maxChannels` entries, usually one): cheaper
+ * than a second map per allocation and a key string built per relayed datagram.
  */
 export class Allocation {
   /** The 5-tuple, and its registry key. */
@@ -63,17 +63,20 @@ export class Allocation {
   readonly key: string;
   readonly username: string;
   readonly realm: string;
-  readonly integrityKey: Uint8Array | undefined;
+  /**
+   * The key, one byte per character: a 16- or 32-byte string is one small heap object, where
+   * a Uint8Array costs a view, an ArrayBuffer and an off-heap backing store per allocation.
+   */
+  private readonly integrityKeyBytes: string | undefined;
   readonly relayed: TransportAddress;
   readonly additionalRelayed: TransportAddress | undefined;
   private readonly limits: AllocationLimits;
-  /** Families of the relayed addresses: peers of any other family get 443. */
-  private readonly relayedFamilies: ReadonlySet<4 | 6>;
+  /** Families of the relayed addresses, as {@link familyBit}s: peers of any other get 443. */
+  private readonly relayedFamilies: number;
   private currentState: AllocationState = 'active';
   private expiresAt: number;
   private readonly permissions = new Map<string, number>();
   private readonly channels = new Map<number, Channel>();
-  private readonly channelByPeer = new Map<string, number>();
   private nextDeadline: number | undefined;
 
   constructor(init: AllocationInit, now: number) {
@@ -81,19 +84,31 @@ export class Allocation {
     this.key = fiveTupleKey(init.fiveTuple);
     this.username = init.username;
     this.realm = init.realm;
-    this.integrityKey = init.integrityKey;
+    this.integrityKeyBytes =
+      init.integrityKey === undefined
+        ? undefined
+        : Buffer.from(
+            init.integrityKey.buffer,
+            init.integrityKey.byteOffset,
+            init.integrityKey.byteLength,
+          ).toString('latin1');
     this.relayed = init.relayed;
     this.additionalRelayed = init.additionalRelayed;
-    this.relayedFamilies = new Set([
-      familyOf(init.relayed.address),
-      ...(init.additionalRelayed === undefined ? [] : [familyOf(init.additionalRelayed.address)]),
-    ]);
+    this.relayedFamilies =
+      familyBit(init.relayed.address) |
+      (init.additionalRelayed === undefined ? 0 : familyBit(init.additionalRelayed.address));
     this.limits = resolveAllocationLimits(init.limits);
     if (!Number.isSafeInteger(init.lifetimeSeconds) || init.lifetimeSeconds <= 0) {
       throw new RampartError(ERROR_CODES.INVALID_ARGUMENT, 'lifetimeSeconds must be positive');
     }
     this.expiresAt = now + init.lifetimeSeconds * SECOND;
     this.nextDeadline = this.expiresAt;
+  }
+
+  /** RFC 8656 §6: the long-term credential key of the username that created it (a copy). */
+  get integrityKey(): Uint8Array | undefined {
+    if (this.integrityKeyBytes === undefined) return undefined;
+    return Uint8Array.from(Buffer.from(this.integrityKeyBytes, 'latin1'));
   }
 
   /** The current state. */
@@ -138,18 +153,20 @@ export class Allocation {
 
   /**
    * The channel bound to a peer transport address at `now` (a datagram from the peer goes out
-   * as ChannelData when there is one, RFC 8656 §12.5 "MUST use the ChannelData message"). Pass
-   * `key` from {@link peerKey} to skip building it.
+   * as ChannelData when there is one, RFC 8656 §12.5 "MUST use the ChannelData message").
    */
-  channelForPeer(
-    address: string,
-    port: number,
-    now: number,
-    key = peerKey(address, port),
-  ): number | undefined {
-    const channel = this.channelByPeer.get(key);
+  channelForPeer(address: string, port: number, now: number): number | undefined {
+    const channel = this.channelNumberOf(address, port);
     if (channel === undefined) return undefined;
     return this.peerForChannel(channel, now) === undefined ? undefined : channel;
+  }
+
+  /** The channel number (bound or held) of a peer transport address. */
+  private channelNumberOf(address: string, port: number): number | undefined {
+    for (const [number, channel] of this.channels) {
+      if (channel.peer.port === port && channel.peer.address === address) return number;
+    }
+    return undefined;
   }
 
   /** Feeds one event at time `now` (ms) and returns the actions to perform, in order. */
@@ -206,7 +223,7 @@ export class Allocation {
     if (peers.length === 0) return [error('create-permission', 400, 'no-peer-address')];
     // §10.2: a peer of another family than the relayed address "MUST generate an error
     // response with the 443 (Peer Address Family Mismatch) response code".
-    if (peers.some((peer) => !this.relayedFamilies.has(familyOf(peer)))) {
+    if (peers.some((peer) => (this.relayedFamilies & familyBit(peer)) === 0)) {
       return [error('create-permission', 443, 'peer-address-family-mismatch')];
     }
     const fresh = new Set(peers.filter((peer) => !this.permissions.has(peer)));
@@ -233,20 +250,22 @@ export class Allocation {
     ) {
       return [error('channel-bind', 400, 'bad-channel-number')];
     }
-    if (!this.relayedFamilies.has(familyOf(peer.address))) {
+    if ((this.relayedFamilies & familyBit(peer.address)) === 0) {
       return [error('channel-bind', 443, 'peer-address-family-mismatch')];
     }
-    const key = peerKey(peer.address, peer.port);
     const existing = this.channels.get(channel);
     // "The channel number is not currently bound to a different transport address (same
     // transport address is OK)".
-    if (existing !== undefined && existing.peerKey !== key) {
+    if (
+      existing !== undefined &&
+      (existing.peer.port !== peer.port || existing.peer.address !== peer.address)
+    ) {
       const reason =
         existing.state === 'bound' ? 'channel-bound-to-other-peer' : 'channel-held-for-other-peer';
       return [error('channel-bind', 400, reason)];
     }
     // "The transport address is not currently bound to a different channel number."
-    const boundChannel = this.channelByPeer.get(key);
+    const boundChannel = this.channelNumberOf(peer.address, peer.port);
     if (boundChannel !== undefined && boundChannel !== channel) {
       const other = this.channels.get(boundChannel);
       const reason =
@@ -269,8 +288,7 @@ export class Allocation {
     const until = now + TURN_CONSTANTS.CHANNEL_LIFETIME_SECONDS * SECOND;
     const refreshed = existing?.state === 'bound';
     if (existing === undefined) {
-      this.channels.set(channel, { state: 'bound', peer, peerKey: key, until });
-      this.channelByPeer.set(key, channel);
+      this.channels.set(channel, { state: 'bound', peer, until });
     } else {
       // §12: "Refreshing the binding ... resets the time-to-expiry timer back to 10 minutes";
       // a held number goes back to the same peer.
@@ -306,7 +324,6 @@ export class Allocation {
         }
       }
       this.channels.delete(number);
-      this.channelByPeer.delete(channel.peerKey);
     }
     return actions;
   }
@@ -321,7 +338,6 @@ export class Allocation {
     this.currentState = 'terminated';
     this.permissions.clear();
     this.channels.clear();
-    this.channelByPeer.clear();
     return { type: 'terminated', reason };
   }
 
@@ -342,8 +358,9 @@ export class Allocation {
   }
 }
 
-function familyOf(address: string): 4 | 6 {
-  return address.includes(':') ? 6 : 4;
+/** An address's family as one bit (IPv4 1, IPv6 2): a set of families is a number. */
+function familyBit(address: string): number {
+  return address.includes(':') ? 2 : 1;
 }
 
 function error(

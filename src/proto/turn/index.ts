@@ -113,6 +113,7 @@ export {
   AllocationTable,
   type AllocateCheck,
   type AllocationTableOptions,
+  type AllocationTableSizes,
   type DueWork,
 } from './allocation-table.ts';
 export {

@@ -29,6 +29,53 @@ export interface ClientFlow {
   readonly detach?: () => Socket | undefined;
 }
 
+/**
+ * A client reached through a UDP listening socket. A class, not an object literal with
+ * closures: a live allocation keeps its flow, and methods on the prototype cost nothing per
+ * flow. The flow is its own 5-tuple (it has the five fields), so no second object either.
+ */
+class UdpClientFlow implements ClientFlow, FiveTuple {
+  readonly transport = 'udp' as const;
+  readonly framing = 'datagram' as const;
+  readonly clientKey: string;
+  readonly clientAddress: string;
+  readonly clientPort: number;
+  readonly serverAddress: string;
+  readonly serverPort: number;
+  readonly family: 4 | 6;
+  private readonly socket: UdpSocket;
+
+  constructor(
+    socket: UdpSocket,
+    local: { readonly address: string; readonly port: number },
+    address: string,
+    port: number,
+    family: 4 | 6,
+  ) {
+    this.socket = socket;
+    this.clientKey = `${address} ${port}`;
+    this.clientAddress = address;
+    this.clientPort = port;
+    this.serverAddress = local.address;
+    this.serverPort = local.port;
+    this.family = family;
+  }
+
+  get fiveTuple(): FiveTuple {
+    return this;
+  }
+
+  send(parts: Buffer | readonly Buffer[]): boolean {
+    // A list is sent as one datagram, gathered by the kernel: no copy here.
+    this.socket.send(parts as Buffer | Buffer[], this.clientPort, this.clientAddress);
+    return true;
+  }
+
+  close(): void {
+    // Nothing to close: the listening socket is shared.
+  }
+}
+
 /** A client reached through a UDP listening socket. */
 export function udpClientFlow(
   socket: UdpSocket,
@@ -37,30 +84,7 @@ export function udpClientFlow(
   port: number,
   family: 4 | 6,
 ): ClientFlow {
-  const clientKey = `${address} ${port}`;
-  return {
-    transport: 'udp',
-    fiveTuple: {
-      transport: 'udp',
-      clientAddress: address,
-      clientPort: port,
-      serverAddress: local.address,
-      serverPort: local.port,
-    },
-    clientKey,
-    clientAddress: address,
-    clientPort: port,
-    family,
-    framing: 'datagram',
-    send(parts) {
-      // A list is sent as one datagram, gathered by the kernel: no copy here.
-      socket.send(parts as Buffer | Buffer[], port, address);
-      return true;
-    },
-    close() {
-      // Nothing to close: the listening socket is shared.
-    },
-  };
+  return new UdpClientFlow(socket, local, address, port, family);
 }
 
 /** A client on a TCP or TLS connection. */

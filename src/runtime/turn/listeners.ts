@@ -61,11 +61,19 @@ export function bindUdp(
     socket.once('error', reject);
     socket.bind({ address: host, port, exclusive: true }, () => {
       socket.off('error', reject);
-      socket.on('error', () => undefined);
+      // ICMP errors and the like are not the socket's end. A module-level function: a
+      // closure here would keep this promise's context (and its result) alive as long as
+      // the socket, a few hundred bytes per relay socket.
+      socket.on('error', ignoreSocketError);
       const address = socket.address();
       resolve({ socket, bound: { address: address.address, port: address.port } });
     });
   });
+}
+
+/** The `error` listener of every UDP socket {@link bindUdp} returns. */
+function ignoreSocketError(): void {
+  // Nothing to do: see bindUdp.
 }
 
 /** A TCP or TLS listener of TURN clients. */

@@ -4,7 +4,7 @@
  * indication §11.3, ChannelData §12.5). The hot path does map lookups and a send, never a
  * decode: a datagram from a peer is checked against the permission table by its source IP.
  */
-import type { Socket as UdpSocket } from 'node:dgram';
+import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import {
   Data,
   encodeStun,
@@ -83,12 +83,13 @@ export class RelaySession {
     this.credentialExpiresAt = credentialExpiresAt;
     this.tcp = undefined;
     this.additionalRelay = additionalRelay;
+    // Relay sockets come from bindUdp, which already ignores their errors (ICMP and the
+    // like are not the session's end). One shared listener, the session found by socket:
+    // no closure and context per socket.
     for (const socket of [relay, additionalRelay]) {
-      socket?.on('message', (data, rinfo) => {
-        this.fromPeer(data, rinfo.address, rinfo.port);
-      });
-      // ICMP errors and the like: not the session's end.
-      socket?.on('error', () => undefined);
+      if (socket === undefined) continue;
+      (socket as RelaySocket)[SESSION] = this;
+      socket.on('message', onRelayMessage);
     }
   }
 
@@ -130,7 +131,7 @@ export class RelaySession {
   }
 
   /** A datagram reached the relay address. */
-  private fromPeer(data: Buffer, address: string, port: number): void {
+  fromPeer(data: Buffer, address: string, port: number): void {
     const now = this.host.now();
     // RFC 8656 §11.3 / §12.5: relayed only with a permission for the peer's IP address.
     if (!this.allocation.hasPermission(address, now)) {
@@ -178,13 +179,28 @@ export class RelaySession {
   close(): void {
     this.tcp?.close();
     for (const socket of [this.relay, this.additionalRelay]) {
+      if (socket === undefined) continue;
+      (socket as RelaySocket)[SESSION] = undefined;
+      socket.off('message', onRelayMessage);
       try {
-        socket?.close();
+        socket.close();
       } catch {
         // Already closed.
       }
     }
   }
+}
+
+/**
+ * The session of a relay socket, kept on the socket itself: a property read per datagram,
+ * cheaper than a map lookup on the relay path.
+ */
+const SESSION = Symbol('rampart.turn.relay-session');
+type RelaySocket = UdpSocket & { [SESSION]?: RelaySession | undefined };
+
+/** The `message` listener of every relay socket (`this` is the socket). */
+function onRelayMessage(this: RelaySocket, data: Buffer, rinfo: RemoteInfo): void {
+  this[SESSION]?.fromPeer(data, rinfo.address, rinfo.port);
 }
 
 /**

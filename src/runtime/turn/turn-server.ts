@@ -21,6 +21,7 @@ import {
   AllocationTable,
   escapeForLog,
   type Allocation,
+  type AllocationTableSizes,
   type TokenBucket,
   type TurnAuthenticator,
 } from '../../proto/turn/index.ts';
@@ -55,6 +56,20 @@ export interface TurnServerStats {
   readonly deniedPeers: Readonly<Record<string, number>>;
   readonly drops: Readonly<Record<string, number>>;
   readonly requests: Readonly<Record<string, number>>;
+}
+
+/** See {@link TurnServer.tableSizes}. */
+export interface TurnServerTableSizes extends AllocationTableSizes {
+  /** Relay sessions, by allocation. */
+  readonly sessions: number;
+  /** UDP clients with an allocation, over every UDP listener. */
+  readonly udpSessions: number;
+  /** TCP/TLS connections with an allocation. */
+  readonly streamSessions: number;
+  /** RFC 6062 peer connections, by CONNECTION-ID. */
+  readonly peerConnections: number;
+  /** Relay ports reserved or in use in the port pool (shared with a side on the same host). */
+  readonly portsInUse: number;
 }
 
 /** One live allocation, for `/api/status` (usernames escaped). */
@@ -217,6 +232,23 @@ export class TurnServer implements TurnContext {
       deniedPeers: this.deniedPeers,
       drops: this.drops,
       requests: this.requests,
+    };
+  }
+
+  /**
+   * Entries of every per-allocation table of this server: all zero once every allocation has
+   * ended (what a leak test checks; also a diagnostic).
+   */
+  tableSizes(): TurnServerTableSizes {
+    let udpSessions = 0;
+    for (const sessions of this.udpSessions.values()) udpSessions += sessions.size;
+    return {
+      ...this.table.sizes(),
+      sessions: this.sessions.size,
+      udpSessions,
+      streamSessions: this.streamSessions.size,
+      peerConnections: this.peerConnections.size,
+      portsInUse: this.options.ports.usedCount,
     };
   }
 
