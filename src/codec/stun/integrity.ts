@@ -4,6 +4,7 @@
  * modifies the message: the adjusted length field is fed to the HMAC separately.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { hmacKey } from '../../lib/hmac-key.ts';
 import { crc32 } from 'node:zlib';
 import { FINGERPRINT_XOR, STUN_HEADER_LENGTH } from './constants.ts';
 import type { StunMessage } from './message.ts';
@@ -36,7 +37,7 @@ export function integrityHmac(
   end: number,
   adjustedLength: number,
 ): Buffer {
-  const hmac = createHmac(hash, key);
+  const hmac = createHmac(hash, hmacKey(key));
   hmac.update(raw.subarray(0, 2));
   lengthField.writeUInt16BE(adjustedLength, 0);
   hmac.update(lengthField);

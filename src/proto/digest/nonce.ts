@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hmacKey } from '../../lib/hmac-key.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import type { NonceStatus } from './compute.ts';
 
@@ -58,7 +59,7 @@ function mac(secret: Uint8Array, head: Uint8Array, binding: NonceBinding): Buffe
   const realm = Buffer.from(binding.realm, 'utf8');
   const realmLength = Buffer.alloc(4);
   realmLength.writeUInt32BE(realm.length);
-  const hmac = createHmac('sha256', secret).update(head).update(realmLength).update(realm);
+  const hmac = createHmac('sha256', hmacKey(secret)).update(head).update(realmLength).update(realm);
   if (binding.clientIp !== undefined) hmac.update(binding.clientIp, 'utf8');
   return hmac.digest();
 }

@@ -26,6 +26,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
+import { hmacKey } from '../../lib/hmac-key.ts';
 import { parseSipUri } from '../../codec/sip/uri.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import { canonicalAor } from './aor.ts';
@@ -182,7 +183,7 @@ export class GruuCodec {
   }
 
   private tag(head: Buffer): Buffer {
-    return createHmac('sha256', this.macKey).update(head).digest().subarray(0, TAG_BYTES);
+    return createHmac('sha256', hmacKey(this.macKey)).update(head).digest().subarray(0, TAG_BYTES);
   }
 }
 

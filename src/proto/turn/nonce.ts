@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hmacKey } from '../../lib/hmac-key.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 
 /**
@@ -209,7 +210,7 @@ export class TurnNonces {
     head: Uint8Array,
     clientAddressKey: string | undefined,
   ): Buffer {
-    const hmac = createHmac('sha256', secret).update(cookie, 'latin1').update(head);
+    const hmac = createHmac('sha256', hmacKey(secret)).update(cookie, 'latin1').update(head);
     if (clientAddressKey !== undefined) hmac.update('\u0000').update(clientAddressKey, 'utf8');
     return hmac.digest();
   }
