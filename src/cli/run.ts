@@ -233,10 +233,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       if (config.director.enabled) {
         const frontEnd = config.director.frontEnd ?? frontEndUri;
         if (frontEnd === undefined)
-          throw new RampartError(
-            ERROR_CODES.CONFIG,
-            'director.frontEnd: no Front End to route to',
-          );
+          throw new RampartError(ERROR_CODES.CONFIG, 'director.frontEnd: no Front End to route to');
         const director = await startDirector({
           config: { ...config.director, frontEnd },
           domains: config.domains,

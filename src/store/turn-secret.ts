@@ -42,7 +42,8 @@ function loadOrCreateSecret(dataDir: string, path: string): string {
   try {
     writeFileSync(path, secret + '\n', { mode: 0o600, flag: 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateSecret(dataDir, path);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      return loadOrCreateSecret(dataDir, path);
     throw error;
   }
   return secret;
