@@ -41,6 +41,12 @@ const { values: args } = parseArgs({
     /** REGISTERs/s while filling the table; 0 = half the server's REGISTER max (≥ 100). */
     'memory-rate': { type: 'string', default: '0' },
     'skip-memory': { type: 'boolean', default: false },
+    'skip-rates': { type: 'boolean', default: false },
+    /**
+     * Wait before the second memory sample: longer than a UDP non-INVITE server transaction
+     * lingers (Timer J = 64*T1 = 32 s), so the figure is bindings, not REGISTERs in flight.
+     */
+    'settle-seconds': { type: 'string', default: '40' },
     out: { type: 'string', default: resolve(HERE, 'results/latest.json') },
   },
 });
@@ -296,7 +302,8 @@ async function measureMemory(
       timeoutSeconds: Math.ceil(lines / rate) + 60,
     });
     const seconds = (Date.now() - started) / 1000;
-    await sleep(2000); // let timers settle; Kamailio's usrloc timer runs every 60 s
+    // Transactions end (Timer J, 32 s over UDP) before the sample, for every server alike.
+    await sleep(Number(args['settle-seconds']) * 1000);
     const after = await sampleMemory(server);
     const added = summary.successfulCalls;
     console.log(
@@ -352,7 +359,7 @@ async function main(): Promise<void> {
     let memory: BindingMemory | undefined;
     const errors: string[] = [];
     try {
-      await measureRates(name, figures);
+      if (!args['skip-rates']) await measureRates(name, figures);
     } catch (error) {
       console.error(`${name}: rates failed: ${String(error)}`);
       errors.push(`rates: ${errorText(error)}`);
