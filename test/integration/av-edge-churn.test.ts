@@ -130,7 +130,9 @@ test(`${CYCLES} cycles of ${PER_CYCLE} allocations leave every table as it start
     });
     assert.equal(server.tableSizes().sessions, PER_CYCLE);
     assert.equal(server.tableSizes().deadlines, PER_CYCLE);
-    assert.equal(udpHandles(), initialHandles + 2 * PER_CYCLE, 'a relay socket per allocation');
+    assert.equal(server.tableSizes().portsInUse, PER_CYCLE, 'a relay port per allocation');
+    // A relay socket and a client socket per allocation (more while a failed bind closes).
+    assert.ok(udpHandles() >= initialHandles + 2 * PER_CYCLE, 'a relay socket per allocation');
     // Half deleted (Refresh LIFETIME 0), half left to expire; every client socket closed.
     await bounded(clients.length, WINDOW, async (index) => {
       const client = clients[index];
@@ -146,6 +148,10 @@ test(`${CYCLES} cycles of ${PER_CYCLE} allocations leave every table as it start
       () => `cycle ${cycle}: ${JSON.stringify(server.tableSizes())} after expiry`,
     );
     assert.deepEqual(server.tableSizes(), initial, `cycle ${cycle}`);
-    assert.equal(udpHandles(), initialHandles, `cycle ${cycle}: relay sockets closed`);
+    await waitUntil(
+      () => udpHandles() === initialHandles,
+      5000,
+      () => `cycle ${cycle}: ${String(udpHandles() - initialHandles)} UDP sockets left open`,
+    );
   }
 });
