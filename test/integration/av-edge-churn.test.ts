@@ -37,6 +37,8 @@ const CHANNEL = 0x4000;
 
 let server: TurnServer;
 let peer: UdpPeer;
+/** Every client opened, so that a failing test still closes them (else the file never ends). */
+const opened = new Set<TurnClient>();
 
 before(async () => {
   const relayPorts = { min: 40000, max: 44999 };
@@ -84,6 +86,7 @@ before(async () => {
 });
 
 after(async () => {
+  await Promise.allSettled([...opened].map((client) => client.close()));
   await server.close();
   await peer.close();
 });
@@ -107,6 +110,7 @@ async function allocate(): Promise<TurnClient> {
   const endpoint = server.bound[0]?.address;
   assert.ok(endpoint !== undefined);
   const client = await TurnClient.open({ host: endpoint.address, port: endpoint.port });
+  opened.add(client);
   try {
     const allocated = await client.allocate(restCredential(SECRET, 'churn', 3600));
     assert.equal(allocated.code, undefined, 'Allocate');
@@ -114,6 +118,7 @@ async function allocate(): Promise<TurnClient> {
     assert.equal((await client.channelBind(CHANNEL, peer.address)).code, undefined, 'ChannelBind');
     return client;
   } catch (error) {
+    opened.delete(client);
     await client.close();
     throw error;
   }
@@ -141,6 +146,7 @@ test(`${CYCLES} cycles of ${PER_CYCLE} allocations leave every table as it start
         assert.equal((await client.refresh(0)).code, undefined, 'Refresh(0)');
       }
       await client.close();
+      opened.delete(client);
     });
     await waitUntil(
       () => server.tableSizes().sessions === 0,
