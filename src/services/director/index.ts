@@ -12,7 +12,11 @@ import { header } from '../../codec/sip/parse.ts';
 import { parseSipUri } from '../../codec/sip/uri.ts';
 import type { RunningService } from '../../lib/endpoint.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { SipAuthenticator, type LockoutOptions } from '../../proto/sip-auth/index.ts';
+import {
+  authenticateRequest,
+  sipAuthenticator,
+  type SipAuthSettings,
+} from '../../runtime/sip/authentication.ts';
 import type { IncomingRequest, RequestDecision } from '../../runtime/sip/handler.ts';
 import {
   startSipServer,
@@ -22,19 +26,10 @@ import {
 import type { Directory } from '../../store/directory.ts';
 
 /** The part of the configuration the Director reads (`director` in the YAML file). */
-export interface DirectorSettings extends SipServerPorts {
+export interface DirectorSettings extends SipServerPorts, SipAuthSettings {
   readonly host: string;
   /** The home Front End pool: the URI of its mutual-TLS server listener. */
   readonly frontEnd: string;
-  readonly nonceLifetimeSeconds: number;
-  /** Offered in this order (RFC 8760 §2.4). */
-  readonly digestAlgorithms: readonly ('SHA-256' | 'MD5')[];
-  readonly lockout: {
-    readonly maxFailures: number;
-    readonly windowSeconds: number;
-    readonly baseLockSeconds: number;
-    readonly maxLockSeconds: number;
-  };
 }
 
 export interface StartDirectorOptions {
@@ -68,15 +63,6 @@ function domainOf(uri: string): string | undefined {
   return parsed.ok ? parsed.value.host.toLowerCase() : undefined;
 }
 
-function lockoutOptions(config: DirectorSettings['lockout']): LockoutOptions {
-  return {
-    maxFailures: config.maxFailures,
-    windowMs: config.windowSeconds * 1000,
-    baseLockMs: config.baseLockSeconds * 1000,
-    maxLockMs: config.maxLockSeconds * 1000,
-  };
-}
-
 function counter(registry: Registry): Counter<'outcome'> {
   const name = 'rampart_director_auth_total';
   const existing = registry.getSingleMetric(name);
@@ -94,27 +80,12 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
   const { config, directory } = options;
   const log = options.logger.child({ service: 'director' });
   const outcomes = counter(options.registry);
-  const lockout = lockoutOptions(config.lockout);
-  const authenticator = new SipAuthenticator({
+  const authenticator = sipAuthenticator(config, {
     realms: options.domains,
     nonceSecret: options.nonceSecret,
-    nonceLifetimeMs: config.nonceLifetimeSeconds * 1000,
-    algorithms: config.digestAlgorithms,
     proxy: true,
-    userLockout: lockout,
-    // A source address (a NAT, the Access Edge) carries many users: four times the user limit.
-    ipLockout: { ...lockout, maxFailures: config.lockout.maxFailures * 4 },
-    lookupHa1: (user, realm, hash) =>
-      hash === 'SHA-512-256'
-        ? Promise.resolve(undefined)
-        : directory.digestHa1(`${user}@${realm}`, realm, hash),
-    checkUser: async (address) => {
-      const user = await directory.getUser(address.replace(/^sips?:/i, ''));
-      if (user === undefined) return { allowed: false, reason: 'Unknown User' };
-      if (!user.enabled) return { allowed: false, reason: 'Account Disabled' };
-      if (!user.policy.remoteAccess) return { allowed: false, reason: 'Remote Access Not Allowed' };
-      return { allowed: true };
-    },
+    users: directory,
+    requireRemoteAccess: true,
   });
   const frontEndRoute = `<${config.frontEnd};lr>`;
   const domains = new Set(options.domains.map((d) => d.toLowerCase()));
@@ -143,31 +114,10 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
         };
       }
     }
-    const verdict = await authenticator.authenticate(request, Date.now(), {
-      sourceIp: flow.remote.address,
+    const verdict = await authenticateRequest(authenticator, incoming, log, (outcome) => {
+      outcomes.inc({ outcome });
     });
-    if (!verdict.ok) {
-      outcomes.inc({ outcome: verdict.outcome });
-      if (verdict.outcome !== 'challenge' || verdict.failure !== 'no-credentials') {
-        log.info(
-          {
-            event: 'auth-refused',
-            failure: verdict.failure,
-            status: verdict.status,
-            method: request.method,
-            remote: flow.remote.address,
-          },
-          'request not authenticated',
-        );
-      }
-      return {
-        kind: 'respond',
-        status: verdict.status,
-        reason: verdict.reason,
-        headers: verdict.headers,
-      };
-    }
-    outcomes.inc({ outcome: 'ok' });
+    if ('refusal' in verdict) return verdict.refusal;
     const edits = {
       remove: ['Proxy-Authorization', ORIGIN_HEADER, ...ASSERTED],
       add: [['P-Asserted-Identity', `<${verdict.address}>`] as const],

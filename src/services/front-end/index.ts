@@ -13,7 +13,12 @@ import { isSipUri, parseSipUri } from '../../codec/sip/uri.ts';
 import type { RunningService } from '../../lib/endpoint.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { Registrar, type Binding } from '../../proto/registrar/index.ts';
-import { SipAuthenticator, type LockoutOptions } from '../../proto/sip-auth/index.ts';
+import type { SipAuthenticator } from '../../proto/sip-auth/index.ts';
+import {
+  authenticateRequest,
+  sipAuthenticator,
+  type SipAuthSettings,
+} from '../../runtime/sip/authentication.ts';
 import type { ForwardTarget, IncomingRequest, RequestDecision } from '../../runtime/sip/handler.ts';
 import {
   startSipServer,
@@ -29,7 +34,7 @@ import { TurnCredentialService, type TurnServiceSettings } from './turn-credenti
 import { ContactsService } from './contacts.ts';
 
 /** The part of the configuration the Front End reads (`front-end` in the YAML file). */
-export interface FrontEndSettings extends SipServerPorts {
+export interface FrontEndSettings extends SipServerPorts, SipAuthSettings {
   readonly host: string;
   readonly registrar: {
     readonly minExpiresSeconds: number;
@@ -38,15 +43,6 @@ export interface FrontEndSettings extends SipServerPorts {
     readonly maxBindings: number;
   };
   readonly presence: PresenceSettings;
-  readonly nonceLifetimeSeconds: number;
-  /** Offered in this order (RFC 8760 §2.4). */
-  readonly digestAlgorithms: readonly ('SHA-256' | 'MD5')[];
-  readonly lockout: {
-    readonly maxFailures: number;
-    readonly windowSeconds: number;
-    readonly baseLockSeconds: number;
-    readonly maxLockSeconds: number;
-  };
 }
 
 export interface StartFrontEndOptions {
@@ -75,15 +71,6 @@ const CONSUMED = [
   'P-Preferred-Identity',
 ];
 
-function lockoutOptions(config: FrontEndSettings['lockout']): LockoutOptions {
-  return {
-    maxFailures: config.maxFailures,
-    windowMs: config.windowSeconds * 1000,
-    baseLockMs: config.baseLockSeconds * 1000,
-    maxLockMs: config.maxLockSeconds * 1000,
-  };
-}
-
 /** `sip:alice@example.test` from a name-addr header value, or undefined. */
 function identityOf(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -99,30 +86,16 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
   const log = options.logger.child({ service: 'front-end' });
   const metrics = new FrontEndMetrics(options.registry);
   const domains = new Set(options.domains.map((d) => d.toLowerCase()));
-  const lockout = lockoutOptions(config.lockout);
-  const checkUser = async (
-    address: string,
-  ): Promise<{ allowed: true } | { allowed: false; reason: string }> => {
-    const user = await directory.getUser(address.replace(/^sips?:/i, ''));
-    if (user === undefined) return { allowed: false, reason: 'Unknown User' };
-    if (!user.enabled) return { allowed: false, reason: 'Account Disabled' };
-    return { allowed: true };
-  };
-  const authOptions = {
-    realms: options.domains,
-    nonceSecret: options.nonceSecret,
-    nonceLifetimeMs: config.nonceLifetimeSeconds * 1000,
-    algorithms: config.digestAlgorithms,
-    userLockout: lockout,
-    ipLockout: { ...lockout, maxFailures: config.lockout.maxFailures * 4 },
-    lookupHa1: (user: string, realm: string, hash: string) =>
-      hash === 'MD5' || hash === 'SHA-256'
-        ? directory.digestHa1(`${user}@${realm}`, realm, hash)
-        : Promise.resolve(undefined),
-    checkUser,
-  };
-  const uasAuth = new SipAuthenticator({ ...authOptions, proxy: false });
-  const proxyAuth = new SipAuthenticator({ ...authOptions, proxy: true });
+  const authFor = (proxy: boolean): SipAuthenticator =>
+    sipAuthenticator(config, {
+      realms: options.domains,
+      nonceSecret: options.nonceSecret,
+      proxy,
+      users: directory,
+      requireRemoteAccess: false,
+    });
+  const uasAuth = authFor(false);
+  const proxyAuth = authFor(true);
 
   const registrar = new Registrar({
     store: {
@@ -201,31 +174,10 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
       identity = identityOf(header(request, 'p-asserted-identity'));
     } else {
       const auth = UAS_METHODS.has(request.method) ? uasAuth : proxyAuth;
-      const verdict = await auth.authenticate(request, Date.now(), {
-        sourceIp: flow.remote.address,
+      const verdict = await authenticateRequest(auth, incoming, log, (outcome) => {
+        metrics.auth(outcome);
       });
-      if (!verdict.ok) {
-        metrics.auth(verdict.outcome);
-        if (verdict.failure !== 'no-credentials') {
-          log.info(
-            {
-              event: 'auth-refused',
-              failure: verdict.failure,
-              status: verdict.status,
-              method: request.method,
-              remote: flow.remote.address,
-            },
-            'request not authenticated',
-          );
-        }
-        return {
-          kind: 'respond',
-          status: verdict.status,
-          reason: verdict.reason,
-          headers: verdict.headers,
-        };
-      }
-      metrics.auth('ok');
+      if ('refusal' in verdict) return verdict.refusal;
       identity = verdict.address;
     }
     // In-dialog requests follow their route set.
