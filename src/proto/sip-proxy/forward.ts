@@ -13,7 +13,7 @@ import {
   parseMaxForwards,
   parseNameAddr,
   parseVias,
-  parseViaValue,
+  topVia,
   toTag,
   type Via,
 } from '../../codec/sip/headers.ts';
@@ -422,15 +422,16 @@ export function receivedVia(
   request: SipRequest,
   source: { readonly address: string; readonly port: number },
 ): ReceivedVia | undefined {
+  // The common case decides on the cached parse of the top Via: nothing to amend.
+  const via = topVia(request);
+  if (!via.ok) return undefined;
+  const askedPort = via.value.rport === true;
+  if (!askedPort && sameAddress(via.value.host, source.address)) return undefined;
   const field = request.headers.find((h) => h.name === 'via');
   if (field === undefined) return undefined;
   const values = splitHeaderList(field.value);
   const first = values[0];
   if (first === undefined) return undefined;
-  const via = parseViaValue(first);
-  if (!via.ok) return undefined;
-  const askedPort = via.value.rport === true;
-  if (!askedPort && sameAddress(via.value.host, source.address)) return undefined;
   let text = first.replace(/;\s*received\s*=\s*[^;,\s]*/i, '');
   if (askedPort) text = text.replace(/;\s*rport(?=\s*(;|$))/i, '');
   // via-received = "received" EQUAL (IPv4address / IPv6address): no brackets (RFC 3261 §25.1).
