@@ -7,7 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -29,6 +30,7 @@ import { SipUa } from '../helpers/sip-ua.ts';
 import { createTestPki } from '../helpers/tls.ts';
 
 const DOMAIN = 'example.test';
+const CORPUS = new URL('../../../shared/corpus/rfc4475/', import.meta.url);
 const SECRET = 'a-test-nonce-secret-of-32-bytes!!';
 const TURN_SECRET = 'turn-shared-secret-for-the-test';
 const LOCKOUT = { maxFailures: 3, windowSeconds: 60, baseLockSeconds: 30, maxLockSeconds: 300 };
@@ -559,6 +561,32 @@ function scenarios(
       });
       assert.notEqual(first.status, 407);
       assert.equal(again.status, 407);
+    });
+
+    test('the RFC 4475 corpus and an oversized message leave both servers serving', async () => {
+      const files = readdirSync(CORPUS).filter((f) => f.endsWith('.dat'));
+      assert.ok(files.length >= 40, 'corpus present');
+      for (const port of [deployment.feTcp, deployment.directorTcp]) {
+        for (const file of files) {
+          const socket = connect(port, '127.0.0.1');
+          socket.on('error', () => undefined);
+          socket.end(readFileSync(new URL(file, CORPUS)));
+        }
+        // 100 KiB of header: beyond the 64 KiB message limit, the connection is closed.
+        const big = connect(port, '127.0.0.1');
+        const closed = new Promise<void>((resolve) => {
+          big.on('close', () => {
+            resolve();
+          });
+        });
+        big.on('error', () => undefined);
+        big.write(`MESSAGE sip:alice@${DOMAIN} SIP/2.0\r\nX-Big: ${'a'.repeat(100 * 1024)}\r\n`);
+        await closed;
+      }
+      const alice = await ua('alice', deployment.feTcp);
+      assert.equal((await alice.register()).status, 200);
+      const dave = await ua('dave', deployment.directorTcp);
+      assert.equal((await dave.register()).status, 200);
     });
 
     test('wrong passwords lock the user out; a disabled user is refused', async () => {
