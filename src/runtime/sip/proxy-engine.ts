@@ -845,7 +845,7 @@ export class SipProxyEngine {
     const data = applyEdits(request, this.withReceivedVia(request, plan.value.edits));
     // Read back only to CANCEL or ACK it: parsed on demand.
     const outgoing = lazyRequest(data, request.method);
-    const key = { value: clientTransactionKeyFor(branchValue, request.method) };
+    const key = clientTransactionKeyFor(branchValue, request.method);
     const reliable = RELIABLE.has(hop.target.transport);
     const timers = this.options.timers ?? {};
     const client: ClientTransaction =
@@ -859,20 +859,20 @@ export class SipProxyEngine {
           })
         : new NonInviteClientTransaction({ request: outgoing, data, reliable, timers });
     const branch: Branch = {
-      id: key.value,
+      id: key,
       context,
       request: outgoing,
       target: hop.target,
       flowId: hop.flowId,
     };
     context.branches.set(branch.id, branch);
-    this.branchesByKey.set(key.value, branch);
-    this.clients.set(key.value, client);
+    this.branchesByKey.set(key, branch);
+    this.clients.set(key, client);
     this.runContext(
       context,
       context.responses.handle({ type: 'branch-created', branchId: branch.id }, this.clock.now()),
     );
-    this.runClient(key.value, client, { type: 'start' });
+    this.runClient(key, client, { type: 'start' });
   }
 
   /** RFC 3261 §16.11: stateless forwarding (ACK for 2xx); the branch is derived, not random. */

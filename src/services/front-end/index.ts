@@ -128,7 +128,6 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
     contactUri: () => server.clientUri,
     directory,
     contacts,
-    registrar,
     logger: log,
     metrics,
   });

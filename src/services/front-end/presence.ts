@@ -17,7 +17,6 @@ import {
   type NotifyAction,
   type PresenceOutcome,
 } from '../../proto/presence/index.ts';
-import type { Registrar } from '../../proto/registrar/index.ts';
 import type {
   OutgoingRequest,
   OutgoingResult,
@@ -47,7 +46,6 @@ export interface PresenceServiceOptions {
   readonly contactUri: () => string | undefined;
   readonly directory: Directory;
   readonly contacts: ContactsService;
-  readonly registrar: Registrar;
   readonly logger: Logger;
   readonly metrics: FrontEndMetrics;
 }
