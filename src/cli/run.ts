@@ -244,40 +244,45 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           registry,
         });
         internal.push(director);
-        const edgeFacing = director.endpoints.find((e) => e.transport === 'tcp');
-        if (edgeFacing !== undefined) directorUri = `sip:${hostPort(edgeFacing)};transport=tcp`;
+        // The Access Edge reaches the Director over mutual TLS, where its mark is believed.
+        const edgeFacing = director.endpoints.find(
+          (e) => e.transport === 'tls' && e.port === serverPortOf(director, config.director),
+        );
+        if (edgeFacing !== undefined) directorUri = `sip:${hostPort(edgeFacing)};transport=tls`;
       }
       services.push(...closingTogether(internal, directory, store));
     }
     if (config['access-edge'].enabled) {
       const edge = config['access-edge'];
-      // Our own domains go to this deployment's Director unless a route says otherwise.
-      const routed = new Set(edge.routes.map((r) => r.domain));
-      const routes = [
-        ...edge.routes,
-        ...(directorUri === undefined
-          ? []
-          : config.domains
-              .filter((d) => !routed.has(d))
-              .map((domain) => ({ domain, nextHop: directorUri }))),
-      ];
+      // Workers other than the first run no Director: they learn its port from the first.
+      const directorPort = portsOf('director/internal/tls/')['0'];
+      if (
+        directorUri === undefined &&
+        config.director.enabled &&
+        config.director.serverTls !== null &&
+        directorPort !== undefined
+      )
+        directorUri = `sip:${hostPort({ host: config.director.host, port: directorPort })};transport=tls`;
+      const byTransport = (prefix: string): Record<string, number> =>
+        Object.fromEntries(
+          Object.entries(portsOf(prefix)).map(([key, port]) => [key.replace(/\/0$/, ''), port]),
+        );
       services.push(
         await startAccessEdge({
-          config: { ...edge, routes },
+          config: edge,
           domains: config.domains,
           tls,
+          // The remote-user policy sends everything from outside to this deployment's Director.
+          ...(directorUri === undefined ? {} : { defaultNextHops: [directorUri] }),
+          secret: loadOrCreateSipSecret(config.dataDir),
           logger,
           registry,
           ...(worker === undefined
             ? {}
             : {
                 worker: {
-                  ports: Object.fromEntries(
-                    Object.entries(portsOf('access-edge/external/')).map(([key, port]) => [
-                      key.replace(/\/0$/, ''),
-                      port,
-                    ]),
-                  ),
+                  ports: byTransport('access-edge/external/'),
+                  internalPorts: byTransport('access-edge/internal/'),
                 },
               }),
         }),
@@ -292,7 +297,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   return services;
 }
 
-function hostPort(endpoint: Endpoint): string {
+function hostPort(endpoint: { readonly host: string; readonly port: number }): string {
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
   return `${host}:${String(endpoint.port)}`;
 }

@@ -51,6 +51,20 @@ access-edge:
     tls: 5061
     ws: 5062                 # SIP over WebSocket (RFC 7118), subprotocol "sip"
     wss: 5063
+  # The side toward the corporate network. With an internal next hop (nextHop, or this
+  # deployment's Director when nextHop is null) the edge runs its remote-user policy:
+  # every request from outside goes to the next hop, P-Asserted-Identity and our own
+  # P-Rampart-* headers are stripped and replaced by "P-Rampart-Origin: remote",
+  # Via / Record-Route / Contact are hidden both ways, REGISTERs get a Path with a
+  # flow token so the Director reaches each client over its own connection.
+  internal:
+    host: 127.0.0.1          # address of the internal interface
+    tls: 5065                # mutual TLS (the deployment's CA) for the Director
+    tcp: null                # plain TCP, for a next hop without TLS (another SIP platform)
+    nextHop: null            # e.g. "sip:192.0.2.50:5072;transport=tls", or a list (failover)
+    hiddenHosts: []          # internal names/addresses a request from outside may not name
+    healthCheckIntervalMs: 2000  # OPTIONS to each next hop; all down → 503 Retry-After
+  remoteAccess: true         # false: every remote user is refused (403)
   # Static next hops: requests whose Request-URI host matches "domain" (exact,
   # "*.suffix" or "*") go to "nextHop". Without a match, RFC 3263 DNS resolution.
   routes: []
@@ -67,6 +81,10 @@ access-edge:
     maxConnections: 10000
     handshakeTimeoutMs: 5000 # TLS / WebSocket handshake deadline
     idleTimeoutMs: 600000    # streams with no traffic are closed
+    maxHeaders: 100          # header lines per request from outside; more → 400
+    messagesPerSecondPerIp: 200    # burst twice that; over → the address is banned
+    messagesPerSecondPerUser: 50   # requests from one From address; over → banned
+    banSeconds: 60           # each ban logs event "ban" with the address (fail2ban)
   timers:                    # RFC 3261 §17 timer bases
     t1Ms: 500
     t2Ms: 4000

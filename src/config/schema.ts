@@ -69,6 +69,33 @@ const accessEdgeSchema = z
         wss: optionalPort.default(5063),
       })
       .prefault({}),
+    /**
+     * The side toward the corporate network. When there is an internal next hop (set here, or
+     * this deployment's Director), the edge applies its remote-user policy: everything from
+     * outside goes to the next hop, trust headers are stripped and replaced by our mark,
+     * topology is hidden both ways.
+     */
+    internal: z
+      .strictObject({
+        /** The address of the internal interface. */
+        host: hostOrAddress.default('127.0.0.1'),
+        /** Mutual TLS (the deployment's CA): where the Director reaches remote users. */
+        tls: optionalPort.default(5065),
+        /** Plain TCP, for an internal next hop that speaks no TLS (another SIP platform). */
+        tcp: optionalPort.default(null),
+        /** The internal next hop(s), in order of preference; null: this deployment's Director. */
+        nextHop: z
+          .union([sipUri, z.array(sipUri).min(1)])
+          .nullable()
+          .default(null),
+        /** Internal names and addresses a request from outside may not name (403). */
+        hiddenHosts: z.array(hostOrAddress).default([]),
+        /** OPTIONS health check of each next hop; one unanswered within the interval marks it down. */
+        healthCheckIntervalMs: z.number().int().min(100).max(60000).default(2000),
+      })
+      .prefault({}),
+    /** Remote users may sign in from outside (per user, the Director's remoteAccess policy). */
+    remoteAccess: z.boolean().default(true),
     /** Static next hops by domain (exact, `*.suffix` or `*`); no match → RFC 3263 resolution. */
     routes: z
       .array(
@@ -88,6 +115,14 @@ const accessEdgeSchema = z
         maxConnections: z.number().int().min(1).default(10000),
         handshakeTimeoutMs: z.number().int().min(100).default(5000),
         idleTimeoutMs: z.number().int().min(1000).default(600000),
+        /** Header lines per request from outside; more → 400. */
+        maxHeaders: z.number().int().min(16).max(1000).default(100),
+        /** Messages per second from one address (burst: twice as many); over → banned. */
+        messagesPerSecondPerIp: z.number().int().min(1).default(200),
+        /** Requests per second from one user (From address) from outside; over → banned. */
+        messagesPerSecondPerUser: z.number().int().min(1).default(50),
+        /** How long a ban lasts. */
+        banSeconds: z.number().int().min(1).default(60),
       })
       .prefault({}),
     timers: z
@@ -423,6 +458,9 @@ export const configSchema = z
     for (const transport of ['tcp', 'tls', 'ws', 'wss'] as const) {
       claim(external.host, external[transport], ['access-edge', 'external', transport]);
     }
+    const edgeInternal = config['access-edge'].internal;
+    for (const transport of ['tls', 'tcp'] as const)
+      claim(edgeInternal.host, edgeInternal[transport], ['access-edge', 'internal', transport]);
     for (const name of ['director', 'front-end'] as const) {
       const server = config[name];
       if (!server.enabled) continue;

@@ -275,6 +275,20 @@ export class SipTransportLayer {
     return connection !== undefined;
   }
 
+  /** Closes every stream a peer at `address` opened to us (a banned source); how many. */
+  closeFlowsFrom(address: string): number {
+    const wanted = normalizeAddress(address);
+    let closed = 0;
+    for (const connection of [...this.connections.values()]) {
+      const flow = connection.flow;
+      if (flow.direction !== 'inbound' || normalizeAddress(flow.remote.address) !== wanted)
+        continue;
+      connection.close('local-close');
+      closed++;
+    }
+    return closed;
+  }
+
   /**
    * Opens (or reuses, RFC 3261 §18.1.1 / RFC 5923 style) a connection to `host:port`.
    * Concurrent calls for one target share one attempt.

@@ -109,7 +109,7 @@ export const startKamailioProxy: ProxyFactory = async (options) => {
 
 /**
  * The Rampart config the tests pass to `rampart start`: access edge listening on every
- * transport of 127.0.0.1 (ephemeral ports) and a static route per domain.
+ * transport of 127.0.0.1 (ephemeral ports) and a static route per domain, nothing else.
  */
 export function rampartProxyConfig(options: ProxyStartOptions): Record<string, unknown> {
   return {
@@ -118,6 +118,10 @@ export function rampartProxyConfig(options: ProxyStartOptions): Record<string, u
       external: { host: LOCALHOST, udp: 0, tcp: 0, tls: 0, ws: 0, wss: 0 },
       routes: options.domains.map((domain) => ({ domain, nextHop: options.nextHop })),
     },
+    // A plain proxy: no Director behind it, so no remote-user policy (issue 5) in the way.
+    director: { enabled: false },
+    'front-end': { enabled: false },
+    'av-edge': { enabled: false },
   };
 }
 

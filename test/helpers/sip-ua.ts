@@ -29,6 +29,8 @@ export interface SipUaOptions {
   readonly ca?: string;
   readonly cert?: string;
   readonly key?: string;
+  /** The local address to connect from (any of 127.0.0.0/8 on loopback). */
+  readonly localAddress?: string;
 }
 
 export interface RequestOptions {
@@ -111,9 +113,14 @@ export class SipUa {
             ...(options.ca === undefined ? {} : { ca: options.ca }),
             ...(options.cert === undefined ? {} : { cert: options.cert }),
             ...(options.key === undefined ? {} : { key: options.key }),
+            ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
             servername: 'localhost',
           })
-        : tcpConnect(options.port, options.host);
+        : tcpConnect({
+            port: options.port,
+            host: options.host,
+            ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+          });
     await new Promise<void>((resolve, reject) => {
       socket.once(options.transport === 'tls' ? 'secureConnect' : 'connect', () => {
         resolve();
@@ -125,7 +132,12 @@ export class SipUa {
 
   /** Our Contact URI: where the server reaches us (it sends over this connection). */
   get contact(): string {
-    return `sip:${this.user}@127.0.0.1:${String(this.socket.localPort ?? 0)};transport=${this.transport}`;
+    return `sip:${this.user}@${this.local}:${String(this.socket.localPort ?? 0)};transport=${this.transport}`;
+  }
+
+  /** The local address of the connection. */
+  get local(): string {
+    return this.socket.localAddress ?? '127.0.0.1';
   }
 
   private onMessage(msg: SipMessage): void {
@@ -151,7 +163,14 @@ export class SipUa {
         delay = reply.delayMs ?? delay;
         const data = buildResponse(msg, reply.status, {
           toTag: this.fromTags.get(header(msg, 'call-id') ?? '') ?? this.tag,
-          headers: [['Contact', `<${this.contact}>`], ...(reply.headers ?? [])],
+          headers: [
+            ['Contact', `<${this.contact}>`],
+            // RFC 3261 §12.1.1: a UAS copies Record-Route into the responses that set up a dialog.
+            ...(reply.status >= 101 && reply.status < 300
+              ? headerValues(msg, 'record-route').map((v): HeaderLine => ['Record-Route', v])
+              : []),
+            ...(reply.headers ?? []),
+          ],
           ...(reply.body === undefined ? {} : { body: Buffer.from(reply.body) }),
         });
         if (delay > 0) setTimeout(() => this.socket.write(data), delay).unref();
@@ -201,7 +220,7 @@ export class SipUa {
     const headers: HeaderLine[] = [
       [
         'Via',
-        `SIP/2.0/${this.transport.toUpperCase()} 127.0.0.1:${String(this.socket.localPort ?? 0)};branch=${branch}`,
+        `SIP/2.0/${this.transport.toUpperCase()} ${this.local}:${String(this.socket.localPort ?? 0)};branch=${branch}`,
       ],
       ['Max-Forwards', '70'],
       ...(options.routes ?? []).map((r): HeaderLine => ['Route', r]),

@@ -130,10 +130,14 @@ describe('rampart CLI', () => {
       const endpoints = JSON.parse(
         readFileSync(join(dataDir, 'endpoints.json'), 'utf8'),
       ) as Endpoint[];
-      const transports = endpoints
-        .filter((e) => e.service === 'access-edge')
-        .map((e) => e.transport);
-      assert.deepEqual(transports.sort(), ['tcp', 'tls', 'udp', 'ws', 'wss']);
+      const transports = (side: string): string[] =>
+        endpoints
+          .filter((e) => e.service === 'access-edge' && e.side === side)
+          .map((e) => e.transport)
+          .sort();
+      assert.deepEqual(transports('external'), ['tcp', 'tls', 'udp', 'ws', 'wss']);
+      // The mutual-TLS listener toward the Director (remote-user policy on).
+      assert.deepEqual(transports('internal'), ['tls']);
       const admin = endpoints.find((e) => e.service === 'admin');
       assert.ok(admin && admin.port > 0 && admin.transport === 'http');
       const base = `http://${admin.host}:${admin.port}`;

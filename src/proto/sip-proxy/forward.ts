@@ -42,6 +42,12 @@ export interface ProxyInterface {
 export interface ProxyIdentity {
   /** Whether a URI names this proxy (one of its addresses/names and ports). */
   isLocalUri(uri: SipUri): boolean;
+  /**
+   * Whether a Route value names this proxy. Defaults to {@link isLocalUri}; a proxy that puts
+   * flow tokens in the user part of its Path and Record-Route URIs (RFC 5626 §5.3) matches
+   * on host and port alone.
+   */
+  isLocalRoute?(uri: SipUri): boolean;
   /** Whether a Via sent-by is one of ours (for loop detection). */
   isLocalSentBy(host: string, port: number | undefined): boolean;
   /** Option tags we support; any other in Proxy-Require → 420 (§16.3 item 6). */
@@ -165,6 +171,8 @@ export interface RoutedRequest {
   readonly requestUri: string;
   /** Route values remaining after pre-processing, top first. */
   readonly routes: readonly string[];
+  /** Our own Route values removed in pre-processing, top first (their parameters are ours). */
+  readonly consumed?: readonly string[];
 }
 
 interface RouteValue {
@@ -236,11 +244,16 @@ export function preprocessRoute(
   }
   // §16.4: "If the first value in the Route header field indicates this proxy, the proxy MUST
   // remove that value from the request."
-  while (remaining[0]?.parsed !== undefined && identity.isLocalUri(remaining[0].parsed))
+  const isOurs = (uri: SipUri): boolean =>
+    identity.isLocalRoute === undefined ? identity.isLocalUri(uri) : identity.isLocalRoute(uri);
+  const consumed: string[] = [];
+  while (remaining[0]?.parsed !== undefined && isOurs(remaining[0].parsed)) {
+    consumed.push(remaining[0].value);
     remaining = remaining.slice(1);
+  }
   const keep = remaining.map((r) => r.value);
   edits.push(...rewriteRoutes(request, routes, keep));
-  return ok({ edits, requestUri, routes: keep });
+  return ok({ edits, requestUri, routes: keep, consumed });
 }
 
 /**
@@ -273,6 +286,10 @@ export interface ForwardOptions {
   readonly recordRoute: boolean;
   /** A new Request-URI for this target (§16.6 item 2), when the target differs. */
   readonly targetUri?: string;
+  /** URI parameters added to the Record-Route value facing the callee (e.g. `;th=…`). */
+  readonly recordRouteParams?: string;
+  /** Record only the value facing the callee, even when the interface changes (topology hiding). */
+  readonly singleRecordRoute?: boolean;
 }
 
 /** The edits for one forwarded copy and the URI to resolve for its next hop. */
@@ -282,9 +299,9 @@ export interface ForwardPlan {
   readonly nextHop: SipUri;
 }
 
-function recordRouteValue(iface: ProxyInterface): string {
+function recordRouteValue(iface: ProxyInterface, params = ''): string {
   const transport = iface.transport === 'udp' ? '' : `;transport=${iface.transport}`;
-  return `<sip:${formatHost(iface.host)}:${iface.port}${transport};lr>`;
+  return `<sip:${formatHost(iface.host)}:${iface.port}${transport};lr${params}>`;
 }
 
 /** Our Via for an interface (§16.6 item 8), with rport requested over UDP (RFC 3581). */
@@ -330,9 +347,9 @@ export function planForward(
   // both: the top value faces the callee (outbound), the next one faces the caller (inbound).
   if (options.recordRoute && DIALOG_CREATING.has(request.method) && toTag(request) === undefined) {
     const inbound = recordRouteValue(options.inbound);
-    const outbound = recordRouteValue(options.outbound);
+    const outbound = recordRouteValue(options.outbound, options.recordRouteParams);
     edits.push({ type: 'insert-header', name: 'Record-Route', value: outbound });
-    if (outbound !== inbound)
+    if (options.singleRecordRoute !== true && recordRouteValue(options.outbound) !== inbound)
       edits.push({ type: 'insert-header', name: 'Record-Route', value: inbound });
   }
   // §16.6 item 6/7: the next hop is the first Route, or the Request-URI. A first Route

@@ -18,6 +18,8 @@ export interface IncomingRequest {
   readonly requestUri: string;
   /** Route values left after ours were removed, top first. */
   readonly routes: readonly string[];
+  /** Our own Route values that pre-processing removed, top first (a flow token, a `th` blob). */
+  readonly consumedRoutes: readonly string[];
 }
 
 /** Header changes applied to every forwarded copy. */
@@ -28,6 +30,16 @@ export interface HeaderEdits {
   readonly add?: readonly HeaderLine[];
   /** Lines inserted at the top of the header section, e.g. a Path of ours (RFC 3327 §5.1). */
   readonly insert?: readonly HeaderLine[];
+  /**
+   * Topology hiding: every Via the request carried is removed from the forwarded copy (ours
+   * alone remains) and put back, as received, on the responses relayed upstream; our
+   * Record-Route is the value facing the callee alone (each side sees only its own).
+   */
+  readonly hideTopology?: boolean;
+  /** URI parameters of the Record-Route value facing the callee (e.g. `;th=…`). */
+  readonly recordRouteParams?: string;
+  /** Edits on lines of the request as received (e.g. a Contact rewritten in place). */
+  readonly raw?: readonly SipEdit[];
 }
 
 /** One target of a fork (RFC 3261 §16.5). */
@@ -61,7 +73,11 @@ export type RequestDecision =
       readonly edits?: HeaderEdits;
     };
 
-/** Decides for each new request (not for ACK and CANCEL, which the engine handles). */
+/**
+ * Decides for each new request (not for CANCEL, which the engine handles; for the ACK of a
+ * 2xx only when the engine's `handleAck` is set — it is then forwarded statelessly to the
+ * first target, and a `respond` decision drops it).
+ */
 export type RequestHandler = (
   incoming: IncomingRequest,
 ) => RequestDecision | Promise<RequestDecision>;
@@ -83,6 +99,17 @@ export type OutgoingResult =
   | { readonly kind: 'timeout' }
   | { readonly kind: 'unreachable'; readonly reason: string };
 
+/**
+ * Edits on a response the engine relays upstream (after it removed its own Via), given the
+ * flow it goes to and the request it answers (as received).
+ */
+export type ResponseRewriter = (
+  response: SipResponse,
+  toward: Flow,
+  request: SipRequest,
+  from: Flow | undefined,
+) => readonly SipEdit[];
+
 /** The edits for {@link HeaderEdits} on one request. */
 export function headerEdits(request: SipRequest, edits: HeaderEdits | undefined): SipEdit[] {
   if (edits === undefined) return [];
@@ -93,6 +120,7 @@ export function headerEdits(request: SipRequest, edits: HeaderEdits | undefined)
   for (const field of request.headers) {
     if (remove.has(field.name)) out.push({ type: 'remove-header', field });
   }
+  out.push(...(edits.raw ?? []));
   for (const [name, value] of edits.add ?? []) out.push({ type: 'append-header', name, value });
   const first = request.headers[0];
   for (const [name, value] of edits.insert ?? [])

@@ -65,11 +65,13 @@ import type { DnsQuerier } from '../dns/resolver.ts';
 import {
   headerEdits,
   type ForwardTarget,
+  type HeaderEdits,
   type IncomingRequest,
   type OutgoingRequest,
   type OutgoingResult,
   type RequestDecision,
   type RequestHandler,
+  type ResponseRewriter,
 } from './handler.ts';
 
 /** A listener the proxy sends from and advertises in Via / Record-Route. */
@@ -95,7 +97,8 @@ export type ProxyDropReason =
   | 'rejected-request'
   | 'no-route'
   | 'dns-failure'
-  | 'send-failure';
+  | 'send-failure'
+  | 'not-admitted';
 
 /** Hooks for metrics. */
 export interface ProxyObserver {
@@ -132,6 +135,19 @@ export interface SipProxyEngineOptions {
    * targets; without one every request is proxied (a pure proxy such as the Access Edge).
    */
   readonly handler?: RequestHandler;
+  /** Whether the handler also decides where the ACK of a 2xx goes (topology hiding). */
+  readonly handleAck?: boolean;
+  /**
+   * Checked for every message before it is parsed: false drops it unread (a banned source).
+   */
+  readonly admit?: (flow: Flow) => boolean;
+  /**
+   * The listener our Via and Record-Route name toward a target, when it is not the first one
+   * of the target's transport (an edge with an external and an internal side).
+   */
+  readonly interfaceFor?: (target: LocatedTarget) => ProxyListener | undefined;
+  /** Edits on every response relayed upstream (topology hiding). */
+  readonly rewriteResponse?: ResponseRewriter;
 }
 
 interface Branch {
@@ -159,6 +175,10 @@ interface Context {
   readonly responses: ResponseContext;
   readonly branches: Map<string, Branch>;
   finished: boolean;
+  /** Set when the forwarded copies carry only our Via (HeaderEdits.hideTopology). */
+  hideTopology?: boolean;
+  /** URI parameters for our callee-facing Record-Route value. */
+  recordRouteParams?: string;
 }
 
 /** A next hop resolved to a target and (for streams) a flow. */
@@ -175,6 +195,8 @@ interface HopFailure {
   readonly drop: ProxyDropReason;
 }
 
+/** Retry-After of the 503 sent when no next hop can be reached. */
+const RETRY_AFTER_SECONDS = 5;
 const RELIABLE = new Set<SipTransport>(['tcp', 'tls', 'ws', 'wss']);
 const ALL_TRANSPORTS: readonly LocateTransport[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
 
@@ -191,9 +213,13 @@ export class SipProxyEngine {
   private readonly clients = new TransactionTable<ClientTransaction>();
   private readonly contexts = new Map<string, Context>();
   private readonly branchesByKey = new Map<string, Branch>();
+  /** Client transactions per stream flow, failed at once when the flow closes. */
+  private readonly branchesByFlow = new Map<string, Set<string>>();
   private readonly serverFlows = new Map<string, Flow>();
   /** Top Vias amended on receipt (received, rport), for responses and forwarded copies. */
   private readonly amendedVias = new WeakMap<SipRequest, ReceivedVia>();
+  /** The flow each response arrived on, for the response rewriter. */
+  private readonly responseFlows = new WeakMap<SipResponse, Flow>();
   private readonly identity: ProxyIdentity;
   private readonly unsubscribe: () => void;
   private timer: NodeJS.Timeout | undefined;
@@ -216,12 +242,22 @@ export class SipProxyEngine {
         uri.user === undefined &&
         hosts.has(uri.host) &&
         ports.has(uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060)),
+      // A Route naming us may carry a flow token in its user part (RFC 5626 §5.3).
+      isLocalRoute: (uri: SipUri) =>
+        hosts.has(uri.host) && ports.has(uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060)),
       isLocalSentBy: (host, port) => hosts.has(host.toLowerCase()) && ports.has(port ?? 5060),
       supportedExtensions: [],
     };
-    this.unsubscribe = options.transport.on('message', (data, flow) => {
+    const unsubscribeMessages = options.transport.on('message', (data, flow) => {
       this.onMessage(data, flow);
     });
+    const unsubscribeClosed = options.transport.on('flow-closed', (flow) => {
+      this.onFlowClosed(flow);
+    });
+    this.unsubscribe = () => {
+      unsubscribeMessages();
+      unsubscribeClosed();
+    };
     // Timer C has a granularity of a second; one sweep serves every response context.
     this.sweep = setInterval(() => {
       this.sweepContexts();
@@ -306,6 +342,7 @@ export class SipProxyEngine {
       });
       this.branchesByKey.set(key.value, branch);
       this.clients.set(key.value, client);
+      this.trackFlow(key.value, hop.flowId);
       this.runClient(key.value, client, { type: 'start' });
       this.schedule();
     });
@@ -342,6 +379,10 @@ export class SipProxyEngine {
   }
 
   private onMessage(data: Buffer, flow: Flow): void {
+    if (this.options.admit !== undefined && !this.options.admit(flow)) {
+      this.drop('not-admitted', { flow: flow.id });
+      return;
+    }
     const parsed = parseSipMessage(data, { datagram: flow.transport === 'udp' });
     if (!parsed.ok) {
       this.drop('parse-error', {
@@ -365,7 +406,10 @@ export class SipProxyEngine {
     const msg = parsed.value;
     this.options.observer?.message('in', msg.kind === 'request' ? msg.method : String(msg.status));
     if (msg.kind === 'request') this.onRequest(msg, flow);
-    else this.onResponse(msg);
+    else {
+      if (this.options.rewriteResponse !== undefined) this.responseFlows.set(msg, flow);
+      this.onResponse(msg);
+    }
     this.schedule();
   }
 
@@ -515,8 +559,9 @@ export class SipProxyEngine {
     request: SipRequest,
     routed: RoutedRequest,
     flow: Flow,
+    edits?: HeaderEdits,
   ): void {
-    const context = this.newContext(key, server, request, flow);
+    const context = this.newContext(key, server, request, flow, edits);
     const hops = this.hopsOf(routed);
     const planned: PlannedHop[] | HopFailure = Array.isArray(hops)
       ? hops.map((hop) => ({ routed, resolve: () => this.resolveHop(hop) }))
@@ -529,6 +574,7 @@ export class SipProxyEngine {
     server: ServerTransaction,
     request: SipRequest,
     flow: Flow,
+    edits?: HeaderEdits,
   ): Context {
     const context: Context = {
       serverKey: key,
@@ -537,6 +583,10 @@ export class SipProxyEngine {
       responses: new ResponseContext({ isInvite: request.method === 'INVITE' }),
       branches: new Map(),
       finished: false,
+      ...(edits?.hideTopology === true ? { hideTopology: true } : {}),
+      ...(edits?.recordRouteParams === undefined
+        ? {}
+        : { recordRouteParams: edits.recordRouteParams }),
     };
     this.contexts.set(key, context);
     return context;
@@ -556,6 +606,7 @@ export class SipProxyEngine {
       flow,
       requestUri: routed.requestUri,
       routes: routed.routes,
+      consumedRoutes: routed.consumed ?? [],
     };
     let decision: RequestDecision;
     try {
@@ -577,7 +628,14 @@ export class SipProxyEngine {
         break;
       case 'proxy': {
         const extra = headerEdits(request, decision.edits);
-        this.proxy(key, server, request, { ...routed, edits: [...routed.edits, ...extra] }, flow);
+        this.proxy(
+          key,
+          server,
+          request,
+          { ...routed, edits: [...routed.edits, ...extra] },
+          flow,
+          decision.edits,
+        );
         break;
       }
       case 'fork': {
@@ -586,7 +644,7 @@ export class SipProxyEngine {
           break;
         }
         const extra = headerEdits(request, decision.edits);
-        const context = this.newContext(key, server, request, flow);
+        const context = this.newContext(key, server, request, flow, decision.edits);
         const planned = decision.targets.map((target) =>
           this.planTarget({ ...routed, edits: [...routed.edits, ...extra] }, target),
         );
@@ -631,9 +689,7 @@ export class SipProxyEngine {
     const failed: HopFailure = { status: 430, reason: 'Flow Failed', drop: 'send-failure' };
     if (flow.transport !== 'udp' && this.options.transport.getFlow(flow.id) === undefined)
       return failed;
-    const outbound =
-      this.options.listeners.find((l) => l.listenerId === flow.listenerId) ??
-      this.listenerFor(flow.transport);
+    const outbound = this.inboundListener(flow);
     if (outbound === undefined) return failed;
     return {
       target: {
@@ -770,7 +826,7 @@ export class SipProxyEngine {
     if (targets.length === 0)
       return { status: 503, reason: 'Service Unavailable', drop: 'dns-failure' };
     for (const target of targets) {
-      const outbound = this.listenerFor(target.transport);
+      const outbound = this.options.interfaceFor?.(target) ?? this.listenerFor(target.transport);
       if (outbound === undefined) continue;
       try {
         const flowId = await this.flowFor(target);
@@ -804,7 +860,14 @@ export class SipProxyEngine {
         callId: request.headers.find((h) => h.name === 'call-id')?.value,
       });
       this.contexts.delete(context.serverKey);
-      this.respond(context.serverKey, context.server, failure.status, failure.reason);
+      // RFC 3261 §21.5.4: a next hop we cannot reach now; the client may retry shortly.
+      this.respond(
+        context.serverKey,
+        context.server,
+        failure.status,
+        failure.reason,
+        failure.status === 503 ? [['Retry-After', String(RETRY_AFTER_SECONDS)]] : undefined,
+      );
       this.schedule();
       return;
     }
@@ -822,10 +885,7 @@ export class SipProxyEngine {
     hop: ResolvedHop,
     targetUri?: string,
   ): void {
-    const inbound =
-      this.options.listeners.find((l) => l.listenerId === flow.listenerId) ??
-      this.listenerFor(flow.transport) ??
-      hop.outbound;
+    const inbound = this.inboundListener(flow) ?? hop.outbound;
     const branchValue = newProxyBranch(request);
     const plan = planForward(request, routed, {
       inbound,
@@ -834,6 +894,10 @@ export class SipProxyEngine {
       branch: branchValue,
       recordRoute: this.options.recordRoute,
       ...(targetUri === undefined ? {} : { targetUri }),
+      ...(context.recordRouteParams === undefined
+        ? {}
+        : { recordRouteParams: context.recordRouteParams }),
+      ...(context.hideTopology === true ? { singleRecordRoute: true } : {}),
     });
     if (!plan.ok) {
       if (context.branches.size === 0) {
@@ -842,7 +906,12 @@ export class SipProxyEngine {
       }
       return;
     }
-    const data = applyEdits(request, this.withReceivedVia(request, plan.value.edits));
+    const data = applyEdits(
+      request,
+      context.hideTopology === true
+        ? withoutVias(request, plan.value.edits)
+        : this.withReceivedVia(request, plan.value.edits),
+    );
     // Read back only to CANCEL or ACK it: parsed on demand.
     const outgoing = lazyRequest(data, request.method);
     const key = clientTransactionKeyFor(branchValue, request.method);
@@ -868,6 +937,7 @@ export class SipProxyEngine {
     context.branches.set(branch.id, branch);
     this.branchesByKey.set(key, branch);
     this.clients.set(key, client);
+    this.trackFlow(key, hop.flowId);
     this.runContext(
       context,
       context.responses.handle({ type: 'branch-created', branchId: branch.id }, this.clock.now()),
@@ -877,35 +947,109 @@ export class SipProxyEngine {
 
   /** RFC 3261 §16.11: stateless forwarding (ACK for 2xx); the branch is derived, not random. */
   private async forwardStateless(request: SipRequest, flow: Flow): Promise<void> {
-    const routed = preprocessRoute(request, this.identity);
-    if (!routed.ok) return;
-    const hops = this.hopsOf(routed.value);
-    if (!Array.isArray(hops)) {
-      this.drop(hops.drop, { method: request.method });
-      return;
+    const preprocessed = preprocessRoute(request, this.identity);
+    if (!preprocessed.ok) return;
+    let routed = preprocessed.value;
+    let targetUri: string | undefined;
+    let hide = false;
+    let hop: ResolvedHop | HopFailure | undefined;
+    const handler = this.options.handleAck === true ? this.options.handler : undefined;
+    if (handler !== undefined) {
+      let decision: RequestDecision;
+      try {
+        decision = await handler({
+          request,
+          flow,
+          requestUri: routed.requestUri,
+          routes: routed.routes,
+          consumedRoutes: routed.consumed ?? [],
+        });
+      } catch (error) {
+        this.options.logger.error(
+          { event: 'sip-handler-error', method: request.method, error: String(error) },
+          'sip request handler failed',
+        );
+        return;
+      }
+      if (decision.kind === 'respond') {
+        this.drop('rejected-request', { method: request.method, status: decision.status });
+        return;
+      }
+      hide = decision.edits?.hideTopology === true;
+      routed = { ...routed, edits: [...routed.edits, ...headerEdits(request, decision.edits)] };
+      if (decision.kind === 'fork') {
+        const target = decision.targets[0];
+        if (target === undefined) return;
+        const planned = this.planTarget(routed, target);
+        routed = planned.routed;
+        targetUri = planned.targetUri;
+        hop = await planned.resolve();
+      }
     }
-    const first = hops[0];
-    if (first === undefined) return;
-    const hop = await this.resolveHop(first);
+    if (hop === undefined) {
+      const hops = this.hopsOf(routed);
+      if (!Array.isArray(hops)) {
+        this.drop(hops.drop, { method: request.method });
+        return;
+      }
+      const first = hops[0];
+      if (first === undefined) return;
+      hop = await this.resolveHop(first);
+    }
     if ('status' in hop) {
       this.drop(hop.drop, { method: request.method });
       return;
     }
     const via = topVia(request);
-    const inbound =
-      this.options.listeners.find((l) => l.listenerId === flow.listenerId) ?? hop.outbound;
-    const plan = planForward(request, routed.value, {
-      inbound,
+    const plan = planForward(request, routed, {
+      inbound: this.inboundListener(flow) ?? hop.outbound,
       outbound: hop.outbound,
       via: this.viaListener(hop),
       branch: statelessBranch(via.ok ? (via.value.branch ?? '') : ''),
       recordRoute: false,
+      ...(targetUri === undefined ? {} : { targetUri }),
     });
     if (!plan.ok) return;
-    const data = applyEdits(request, this.withReceivedVia(request, plan.value.edits));
+    const data = applyEdits(
+      request,
+      hide
+        ? withoutVias(request, plan.value.edits)
+        : this.withReceivedVia(request, plan.value.edits),
+    );
     if (!this.sendTo(hop.target, hop.flowId, data))
       this.drop('send-failure', { method: request.method });
     else this.options.observer?.message('out', request.method);
+  }
+
+  /** The listener a flow came in on; for a flow we opened, the one facing its peer. */
+  private inboundListener(flow: Flow): ProxyListener | undefined {
+    const accepted = this.options.listeners.find((l) => l.listenerId === flow.listenerId);
+    if (accepted !== undefined) return accepted;
+    const facing = this.options.interfaceFor?.({
+      transport: flow.transport,
+      address: flow.remote.address,
+      port: flow.remote.port,
+      family: isIP(flow.remote.address) === 6 ? 6 : 4,
+    });
+    return facing ?? this.listenerFor(flow.transport);
+  }
+
+  /**
+   * The Via lines of the request as received (top one amended), put back on a response to a
+   * request forwarded with ours alone, after ours was removed.
+   */
+  private restoredVias(context: Context, response: SipResponse): SipEdit[] {
+    const request = context.server.request;
+    const amended = this.amendedVias.get(request);
+    const first = response.headers.find((h) => h.name !== 'via');
+    return request.headers
+      .filter((h) => h.name === 'via')
+      .map((h) => ({
+        type: 'insert-header' as const,
+        name: 'Via',
+        value: amended !== undefined && amended.field === h ? amended.value : h.value,
+        ...(first === undefined ? {} : { before: first }),
+      }));
   }
 
   /** The edits plus the amended top Via of the request, if it was amended on receipt. */
@@ -940,7 +1084,41 @@ export class SipProxyEngine {
     const actions = client.handle(event, this.clock.now());
     this.clients.touch(key);
     for (const action of actions) this.onClientAction(key, action);
-    if (client.state === 'terminated') this.branchesByKey.delete(key);
+    if (client.state === 'terminated') {
+      const branch = this.branchesByKey.get(key);
+      this.branchesByKey.delete(key);
+      if (branch?.flowId !== undefined) {
+        const keys = this.branchesByFlow.get(branch.flowId);
+        keys?.delete(key);
+        if (keys?.size === 0) this.branchesByFlow.delete(branch.flowId);
+      }
+    }
+  }
+
+  private trackFlow(key: string, flowId: string | undefined): void {
+    if (flowId === undefined) return;
+    let keys = this.branchesByFlow.get(flowId);
+    if (keys === undefined) {
+      keys = new Set();
+      this.branchesByFlow.set(flowId, keys);
+    }
+    keys.add(key);
+  }
+
+  /**
+   * A stream flow closed: the requests sent over it will get no response there (RFC 3261
+   * §17.1.4: a transport error), so their client transactions fail now, not at Timer F.
+   */
+  private onFlowClosed(flow: Flow): void {
+    const keys = this.branchesByFlow.get(flow.id);
+    if (keys === undefined) return;
+    this.branchesByFlow.delete(flow.id);
+    for (const key of keys) {
+      const client = this.clients.get(key);
+      if (client !== undefined && client.state !== 'terminated')
+        this.runClient(key, client, { type: 'transport-error' });
+    }
+    this.schedule();
   }
 
   private onClientAction(key: string, action: ClientTransactionAction): void {
@@ -1017,6 +1195,18 @@ export class SipProxyEngine {
             });
           for (const [name, value] of action.extraHeaders)
             edits.push({ type: 'append-header', name, value });
+          if (context.hideTopology === true)
+            edits.push(...this.restoredVias(context, action.response));
+          const toward = this.serverFlows.get(context.serverKey);
+          if (this.options.rewriteResponse !== undefined && toward !== undefined)
+            edits.push(
+              ...this.options.rewriteResponse(
+                action.response,
+                toward,
+                context.server.request,
+                this.responseFlows.get(action.response),
+              ),
+            );
           const data = applyEdits(action.response, edits);
           this.runServer(context.serverKey, context.server, {
             type: 'send-response',
@@ -1131,6 +1321,8 @@ export class SipProxyEngine {
 
   private drop(reason: ProxyDropReason, fields: Record<string, unknown>): void {
     this.options.observer?.dropped(reason);
+    // A banned source is logged once, when banned; a line per message would amplify a flood.
+    if (reason === 'not-admitted') return;
     this.options.logger.info(
       { event: 'sip-drop', reason, ...fields },
       'sip message dropped or refused',
@@ -1139,6 +1331,16 @@ export class SipProxyEngine {
 }
 
 /** Whether a parsed message is a request (narrowing helper for drivers). */
+/** Edits that also remove every Via line the request carried (topology hiding). */
+function withoutVias(request: SipRequest, edits: readonly SipEdit[]): SipEdit[] {
+  return [
+    ...edits,
+    ...request.headers
+      .filter((h) => h.name === 'via')
+      .map((field) => ({ type: 'remove-header' as const, field })),
+  ];
+}
+
 export function isRequest(msg: SipMessage): msg is SipRequest {
   return msg.kind === 'request';
 }

@@ -1,7 +1,8 @@
 /**
- * The Access Edge service. For now (issue 2) it is the SIP stack as a stateful proxy on the
- * external side: UDP, TCP, TLS, WS and WSS listeners, static next hops per domain and
- * RFC 3263 resolution. Policy, topology hiding and the internal side come with issue 5.
+ * The Access Edge: all SIP across the firewall. External listeners (UDP, TCP, TLS, WS, WSS)
+ * face the Internet; with an internal next hop (the Director, or another SIP server) it runs
+ * the remote-user policy of ./remote.ts. Without one it is a plain stateful proxy with static
+ * routes and RFC 3263 resolution (the SIP stack of issue 2).
  */
 import type { Registry } from 'prom-client';
 import type { Endpoint, RunningService } from '../../lib/endpoint.ts';
@@ -15,6 +16,7 @@ import {
   type SipListener,
   type SipTransport,
 } from '../../transport/index.ts';
+import { RemoteUserPolicy } from './remote.ts';
 
 /** The part of the configuration the Access Edge reads (`access-edge` in the YAML file). */
 export interface AccessEdgeSettings {
@@ -27,6 +29,15 @@ export interface AccessEdgeSettings {
     readonly ws: number | null;
     readonly wss: number | null;
   };
+  readonly internal: {
+    readonly host: string;
+    readonly tls: number | null;
+    readonly tcp: number | null;
+    readonly nextHop: string | readonly string[] | null;
+    readonly hiddenHosts: readonly string[];
+    readonly healthCheckIntervalMs: number;
+  };
+  readonly remoteAccess: boolean;
   readonly routes: readonly {
     readonly domain: string;
     readonly nextHop: string | readonly string[];
@@ -39,6 +50,10 @@ export interface AccessEdgeSettings {
     readonly maxConnections: number;
     readonly handshakeTimeoutMs: number;
     readonly idleTimeoutMs: number;
+    readonly maxHeaders: number;
+    readonly messagesPerSecondPerIp: number;
+    readonly messagesPerSecondPerUser: number;
+    readonly banSeconds: number;
   };
   readonly timers: { readonly t1Ms: number; readonly t2Ms: number; readonly t4Ms: number };
 }
@@ -56,6 +71,13 @@ export interface StartAccessEdgeOptions {
   readonly config: AccessEdgeSettings;
   readonly domains: readonly string[];
   readonly tls: AccessEdgeTls;
+  /**
+   * The internal next hops when `internal.nextHop` is null (this deployment's Director);
+   * none: no remote-user policy, a plain proxy.
+   */
+  readonly defaultNextHops?: readonly string[];
+  /** The deployment's SIP secret: topology-hiding tokens are sealed with a key derived from it. */
+  readonly secret: string;
   readonly logger: Logger;
   readonly registry: Registry;
   /**
@@ -63,7 +85,10 @@ export interface StartAccessEdgeOptions {
    * (SO_REUSEPORT): `ports` are the ports the first worker bound (they replace ephemeral
    * zeroes), and requests forwarded over UDP leave from a socket of this worker alone.
    */
-  readonly worker?: { readonly ports: Readonly<Partial<Record<SipTransport, number>>> };
+  readonly worker?: {
+    readonly ports: Readonly<Partial<Record<SipTransport, number>>>;
+    readonly internalPorts?: Readonly<Partial<Record<'tls' | 'tcp', number>>>;
+  };
 }
 
 const TRANSPORTS: readonly SipTransport[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
@@ -96,9 +121,17 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
       'sip input rejected',
     );
   });
+  const nextHops =
+    config.internal.nextHop === null
+      ? [...(options.defaultNextHops ?? [])]
+      : typeof config.internal.nextHop === 'string'
+        ? [config.internal.nextHop]
+        : [...config.internal.nextHop];
+  const edgeMode = nextHops.length > 0;
   const host = config.external.host;
   const advertised = config.external.advertisedHost ?? host;
   const listeners: ProxyListener[] = [];
+  const internalListeners: ProxyListener[] = [];
   const endpoints: Endpoint[] = [];
   const secure: SecureSipListener[] = [];
   let udpOutbound: ProxyListener | undefined;
@@ -139,6 +172,44 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
         port: listener.local.port,
       });
     }
+    if (edgeMode) {
+      const inside = config.internal.host;
+      for (const name of ['tls', 'tcp'] as const) {
+        const configured = config.internal[name];
+        if (configured === null) continue;
+        const port = options.worker?.internalPorts?.[name] ?? configured;
+        // The Director is one of ours: its certificate must chain to the deployment's CA.
+        const listener =
+          name === 'tls'
+            ? await transport.listenTls({
+                host: inside,
+                port,
+                reusePort,
+                key: options.tls.key,
+                cert: options.tls.cert,
+                ca: options.tls.ca,
+                requestCert: true,
+                rejectUnauthorized: true,
+              })
+            : await transport.listenTcp({ host: inside, port, reusePort });
+        const proxyListener = {
+          listenerId: listener.id,
+          transport: name,
+          host: inside,
+          port: listener.local.port,
+        };
+        internalListeners.push(proxyListener);
+        endpoints.push({
+          service: 'access-edge',
+          side: 'internal',
+          transport: name,
+          host: listener.local.address,
+          port: listener.local.port,
+        });
+      }
+      if (internalListeners.length === 0)
+        throw new Error('access-edge.internal: an internal next hop needs the tls or tcp listener');
+    }
     if (options.worker !== undefined && config.external.udp !== null) {
       const own = await transport.listenUdp({ host, port: 0 });
       udpOutbound = {
@@ -161,27 +232,49 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
   const resolver = new CachingDnsResolver(
     config.dns.servers.length > 0 ? { servers: [...config.dns.servers] } : {},
   );
+  const policy = edgeMode
+    ? new RemoteUserPolicy({
+        config,
+        domains: options.domains,
+        nextHops,
+        secret: options.secret,
+        externalListeners: listeners,
+        internalListeners,
+        transport,
+        registry: options.registry,
+        logger: log,
+      })
+    : undefined;
   const engine = new SipProxyEngine({
     transport,
-    listeners,
-    localNames: [host, advertised],
+    listeners: [...listeners, ...internalListeners],
+    localNames: [host, advertised, config.internal.host],
     routes: config.routes,
     resolver,
     recordRoute: config.recordRoute,
     timers: { t1Ms: config.timers.t1Ms, t2Ms: config.timers.t2Ms, t4Ms: config.timers.t4Ms },
     tlsCa: options.tls.ca,
+    // Mutual TLS toward the Director: our certificate is the deployment's.
+    tlsClient: { cert: options.tls.cert, key: options.tls.key },
     logger: log,
     observer: metrics,
     ...(udpOutbound === undefined ? {} : { udpOutbound }),
+    ...(policy === undefined ? {} : policy.engineHooks()),
   });
+  policy?.start(engine);
   metrics.collect(() => ({ ...engine.stats(), connections: transport.stats().connections }));
   let closing: Promise<void> | undefined;
   return {
     name: 'access-edge',
     endpoints,
-    status: () => ({ ...engine.stats(), connections: transport.stats().connections }),
+    status: () => ({
+      ...engine.stats(),
+      connections: transport.stats().connections,
+      ...(policy === undefined ? {} : policy.status()),
+    }),
     close: (deadlineMs: number) => {
       closing ??= (async () => {
+        policy?.stop();
         engine.drain();
         await engine.idle(deadlineMs);
         engine.close();

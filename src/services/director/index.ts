@@ -8,6 +8,7 @@
  */
 import { Counter, type Registry } from 'prom-client';
 import type { SipRequest } from '../../codec/sip/message.ts';
+import { toTag } from '../../codec/sip/headers.ts';
 import { header } from '../../codec/sip/parse.ts';
 import { parseSipUri } from '../../codec/sip/uri.ts';
 import type { RunningService } from '../../lib/endpoint.ts';
@@ -99,6 +100,12 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
       // user challenge. No mark: another server of the deployment (a Front End reaching an
       // external user). `remote`: a remote user, authenticated below.
       const origin = originOf(request);
+      // An in-dialog request relayed by the edge follows the route set the edge restored
+      // from its sealed Record-Route (only a party to the dialog holds it); its Request-URI
+      // was rewritten there, so a digest over it could not verify. Not challenged (as
+      // Kamailio's reference configuration does), never given an identity.
+      if (origin === 'remote' && toTag(request) !== undefined)
+        return { kind: 'proxy', edits: { remove: [...ASSERTED, ORIGIN_HEADER] } };
       if (origin !== 'remote') {
         if (origin === 'federation') outcomes.inc({ outcome: 'federation' });
         const edits = {

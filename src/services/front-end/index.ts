@@ -6,7 +6,7 @@
  * P-Asserted-Identity, which is trusted there and nowhere else.
  */
 import type { Registry } from 'prom-client';
-import { parseNameAddr } from '../../codec/sip/headers.ts';
+import { parseNameAddr, toTag } from '../../codec/sip/headers.ts';
 import type { SipRequest } from '../../codec/sip/message.ts';
 import { header, headerValues } from '../../codec/sip/parse.ts';
 import { isSipUri, parseSipUri } from '../../codec/sip/uri.ts';
@@ -179,8 +179,12 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
       if ('refusal' in verdict) return verdict.refusal;
       identity = verdict.address;
     }
-    // In-dialog requests follow their route set.
-    if (incoming.routes.length > 0) {
+    // In-dialog requests follow their route set; one whose set ended here goes to its
+    // Request-URI, the remote target (over the connection that endpoint opened, RFC 5923).
+    if (
+      incoming.routes.length > 0 ||
+      (incoming.consumedRoutes.length > 0 && toTag(request) !== undefined)
+    ) {
       return {
         kind: 'proxy',
         edits: {
