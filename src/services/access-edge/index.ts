@@ -17,46 +17,9 @@ import {
   type SipTransport,
 } from '../../transport/index.ts';
 import { RemoteUserPolicy } from './remote.ts';
+import type { AccessEdgeSettings } from './settings.ts';
 
-/** The part of the configuration the Access Edge reads (`access-edge` in the YAML file). */
-export interface AccessEdgeSettings {
-  readonly external: {
-    readonly host: string;
-    readonly advertisedHost?: string | null | undefined;
-    readonly udp: number | null;
-    readonly tcp: number | null;
-    readonly tls: number | null;
-    readonly ws: number | null;
-    readonly wss: number | null;
-  };
-  readonly internal: {
-    readonly host: string;
-    readonly tls: number | null;
-    readonly tcp: number | null;
-    readonly nextHop: string | readonly string[] | null;
-    readonly hiddenHosts: readonly string[];
-    readonly healthCheckIntervalMs: number;
-  };
-  readonly remoteAccess: boolean;
-  readonly routes: readonly {
-    readonly domain: string;
-    readonly nextHop: string | readonly string[];
-  }[];
-  readonly dns: { readonly servers: readonly string[] };
-  readonly recordRoute: boolean;
-  readonly limits: {
-    readonly maxMessageBytes: number;
-    readonly maxConnectionsPerIp: number;
-    readonly maxConnections: number;
-    readonly handshakeTimeoutMs: number;
-    readonly idleTimeoutMs: number;
-    readonly maxHeaders: number;
-    readonly messagesPerSecondPerIp: number;
-    readonly messagesPerSecondPerUser: number;
-    readonly banSeconds: number;
-  };
-  readonly timers: { readonly t1Ms: number; readonly t2Ms: number; readonly t4Ms: number };
-}
+export type { AccessEdgeSettings } from './settings.ts';
 
 /** Certificates for the TLS and WSS listeners; `onChange` fires when they are replaced. */
 export interface AccessEdgeTls {

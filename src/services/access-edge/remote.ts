@@ -51,7 +51,7 @@ import type {
   SipProxyEngineOptions,
 } from '../../runtime/sip/proxy-engine.ts';
 import type { Flow, SipTransportLayer } from '../../transport/index.ts';
-import type { AccessEdgeSettings } from './index.ts';
+import type { AccessEdgeSettings } from './settings.ts';
 
 /** The mark the Director reads on its mutual-TLS listener (services/director). */
 const ORIGIN_HEADER = 'P-Rampart-Origin';
