@@ -5,6 +5,9 @@
 // - carol registers through the Director (407: it is a proxy), which adds Path (RFC 3327)
 //   and P-Asserted-Identity (RFC 3325) and relays over mutual TLS to the Front End's server
 //   listener; her MESSAGEs to alice go the same way, alice's reach her back through the Path.
+// - erin is a remote user: she registers through the Access Edge's TLS listener (issue 5),
+//   which relays to the Director over mutual TLS with a Path carrying her flow token; alice's
+//   MESSAGE comes back over erin's own TLS connection.
 // - A wrong password never registers: 401, and once the lockout starts, 403.
 //
 // Digest algorithms: Rampart offers SHA-256 then MD5 by default (RFC 8760 §2.4). libre 1.1.0,
@@ -18,10 +21,11 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { startBaresip } from '../helpers/baresip.ts';
 import type { Baresip, BaresipOptions } from '../helpers/baresip.ts';
-import { REPO_ROOT, startRampart } from '../helpers/rampart.ts';
+import { findGeneratedCaFile, REPO_ROOT, startRampart } from '../helpers/rampart.ts';
 import type { RampartInstance } from '../helpers/rampart.ts';
 
 const run = promisify(execFile);
+
 const DOMAIN = 'example.test';
 const PASSWORDS = {
   alice: 'alice-secret',
@@ -29,6 +33,7 @@ const PASSWORDS = {
   carol: 'carol-secret',
   // Only ever used with a wrong password: its lockout must not touch the others.
   dave: 'dave-secret',
+  erin: 'erin-secret',
 } as const;
 type User = keyof typeof PASSWORDS;
 const REGISTER_TIMEOUT_MS = 10_000;
@@ -85,17 +90,22 @@ describe('baresip against the Front End and the Director (digest, MESSAGE)', () 
 
   async function start(
     user: User,
-    service: 'front-end' | 'director',
+    service: 'front-end' | 'director' | 'access-edge',
     contacts: readonly User[],
     password: string = PASSWORDS[user],
   ): Promise<Baresip> {
     assert.ok(rampart !== undefined, 'rampart did not start');
-    const endpoint = rampart.endpoint(service, 'internal', 'udp');
+    const edge = service === 'access-edge';
+    const endpoint = edge
+      ? rampart.endpoint(service, 'external', 'tls')
+      : rampart.endpoint(service, 'internal', 'udp');
+    const caFile = edge ? await findGeneratedCaFile(rampart.dataDir) : undefined;
     const options: BaresipOptions = {
       aor: aor(user),
       password,
       registrar: `sip:127.0.0.1:${String(endpoint.port)}`,
-      transport: 'udp',
+      transport: edge ? 'tls' : 'udp',
+      ...(caFile === undefined ? {} : { caFile }),
       contacts: contacts.map(aor),
       name: password === PASSWORDS[user] ? `${user} via ${service}` : `${user} (wrong password)`,
     };
@@ -112,7 +122,7 @@ describe('baresip against the Front End and the Director (digest, MESSAGE)', () 
   let alice: Baresip | undefined;
 
   test('alice and bob register on the Front End with digest and exchange MESSAGE', async () => {
-    alice = await start('alice', 'front-end', ['bob', 'carol']);
+    alice = await start('alice', 'front-end', ['bob', 'carol', 'erin']);
     const bob = await start('bob', 'front-end', ['alice']);
     await Promise.all([
       alice.waitRegistered(REGISTER_TIMEOUT_MS),
@@ -130,7 +140,7 @@ describe('baresip against the Front End and the Director (digest, MESSAGE)', () 
   });
 
   test('carol registers through the Director and exchanges MESSAGE with alice', async () => {
-    alice ??= await start('alice', 'front-end', ['bob', 'carol']);
+    alice ??= await start('alice', 'front-end', ['bob', 'carol', 'erin']);
     await alice.waitRegistered(REGISTER_TIMEOUT_MS);
     const carol = await start('carol', 'director', ['alice']);
     await carol.waitRegistered(REGISTER_TIMEOUT_MS);
@@ -146,6 +156,21 @@ describe('baresip against the Front End and the Director (digest, MESSAGE)', () 
       (m) => m.status === undefined && m.cseqMethod === 'MESSAGE' && m.fromUri === alice?.aor,
     );
     assert.equal(received.length, 1, carol.log);
+  });
+
+  test('erin, a remote user, registers through the Access Edge over TLS and IMs alice both ways', async () => {
+    alice ??= await start('alice', 'front-end', ['bob', 'carol', 'erin']);
+    await alice.waitRegistered(REGISTER_TIMEOUT_MS);
+    const erin = await start('erin', 'access-edge', ['alice']);
+    await erin.waitRegistered(REGISTER_TIMEOUT_MS);
+    // The edge authenticates no one: the Director behind it challenges (407).
+    assert.deepEqual(statuses(erin, 'REGISTER').slice(0, 2), [407, 200], erin.log);
+    await exchange(erin, alice, 'hello alice, erin from outside');
+    await exchange(alice, erin, 'hi erin, over your own connection');
+    const incoming = erin.sipTrace.filter(
+      (m) => m.status === undefined && m.cseqMethod === 'MESSAGE' && m.fromUri === alice?.aor,
+    );
+    assert.equal(incoming.length, 1, erin.log);
   });
 
   test('a wrong password is refused: 401, then the lockout answers 403', async () => {

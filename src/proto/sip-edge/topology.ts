@@ -102,7 +102,8 @@ function edgeUri(iface: EdgeInterface, user: string, extra = ''): string {
 /** The header parameters of a name-addr / addr-spec value, as written (`;expires=60…`). */
 function headerParamsText(value: string, angle: boolean): string {
   const text = value.trim();
-  if (angle) return text.slice(text.lastIndexOf('>') + 1).trim();
+  // The URI ends at the first '>' (a URI holds none); parameters may quote '<…>' themselves.
+  if (angle) return text.slice(text.indexOf('>', text.indexOf('<')) + 1).trim();
   const semi = text.indexOf(';');
   return semi < 0 ? '' : text.slice(semi).trim();
 }
