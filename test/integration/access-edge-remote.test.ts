@@ -24,6 +24,9 @@ import { startDirector } from '../../src/services/director/index.ts';
 import { startFrontEnd } from '../../src/services/front-end/index.ts';
 import { MemoryDurableStore } from '../../src/store/durable-store.ts';
 import { SqliteDirectory } from '../../src/store/sqlite-directory.ts';
+import { startProcess } from '../helpers/process.ts';
+import { REPO_ROOT } from '../helpers/rampart.ts';
+import { freePort } from '../helpers/ports.ts';
 import { SipUa } from '../helpers/sip-ua.ts';
 import { createTestPki } from '../helpers/tls.ts';
 
@@ -42,6 +45,7 @@ let directorPort = 0;
 let feTcp = 0;
 let edgeTls = 0;
 let edgeUdp = 0;
+let edgeWss = 0;
 let edgeRegistry: Registry;
 const internalPorts = new Set<number>();
 const clients: SipUa[] = [];
@@ -168,7 +172,7 @@ before(async () => {
         tcp: null,
         tls: 0,
         ws: null,
-        wss: null,
+        wss: 0,
       },
       internal: { ...defaults['access-edge'].internal, tls: 0, healthCheckIntervalMs: 300 },
       limits: { ...defaults['access-edge'].limits, messagesPerSecondPerIp: 100, banSeconds: 30 },
@@ -182,6 +186,7 @@ before(async () => {
   });
   edgeTls = edge.endpoints.find((e) => e.side === 'external' && e.transport === 'tls')?.port ?? 0;
   edgeUdp = edge.endpoints.find((e) => e.side === 'external' && e.transport === 'udp')?.port ?? 0;
+  edgeWss = edge.endpoints.find((e) => e.side === 'external' && e.transport === 'wss')?.port ?? 0;
   const edgeInternal = edge.endpoints.find((e) => e.side === 'internal')?.port ?? 0;
   internalPorts.add(edgeInternal);
   assert.ok(edgeTls > 0 && edgeUdp > 0 && edgeInternal > 0 && directorPort > 0);
@@ -313,6 +318,58 @@ describe('Access Edge: remote users', () => {
     assert.ok(!headerText(await bye).includes(REMOTE));
   });
 
+  test('JsSIP, the browser path: registers over WSS and exchanges IM with an internal user', async () => {
+    const received = alice.waitForRequest(
+      'MESSAGE',
+      (r) => r.body.toString() === 'hello from a browser',
+      15_000,
+    );
+    const client = startProcess(
+      'jssip',
+      process.execPath,
+      [
+        join(REPO_ROOT, 'test/helpers/jssip-remote.ts'),
+        `wss://127.0.0.1:${String(edgeWss)}`,
+        `sip:carol@${DOMAIN}`,
+        'carol-pw',
+        alice.aor,
+        'hello from a browser',
+      ],
+      { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(tlsDir, 'ca.pem') } },
+    );
+    try {
+      const atAlice = await received.catch((error: unknown) => {
+        throw new Error(`${String(error)}\n${client.stdout()}\n${client.stderr().slice(-3000)}`);
+      });
+      assert.ok(!headerText(atAlice).includes('.invalid'), headerText(atAlice));
+      assert.equal(header(atAlice, 'p-asserted-identity'), `<sip:carol@${DOMAIN}>`);
+      // Back to the browser over its WebSocket (its Contact host is `….invalid`).
+      const answer = await alice.request('MESSAGE', `sip:carol@${DOMAIN}`, {
+        body: 'hello browser',
+        headers: [['Content-Type', 'text/plain']],
+      });
+      assert.equal(answer.status, 200);
+      const exit = await client.exited;
+      const events = client
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { event: string; body?: string; status?: number });
+      const detail = `${client.stdout()}\n${client.stderr().slice(-2000)}`;
+      assert.equal(exit.code, 0, detail);
+      assert.ok(
+        events.some((e) => e.event === 'sent' && e.status === 200),
+        detail,
+      );
+      assert.ok(
+        events.some((e) => e.event === 'received' && e.body === 'hello browser'),
+        detail,
+      );
+    } finally {
+      await client.stop('SIGKILL');
+    }
+  });
+
   test('requests naming internal hosts, foreign From domains, or a forged token are refused', async () => {
     const refused = async (uri: string, options: Parameters<SipUa['request']>[2]) =>
       (await bob.request('MESSAGE', uri, { authenticate: false, ...options })).status;
@@ -378,6 +435,69 @@ describe('Access Edge: remote users', () => {
       if (response.status === 200) ok++;
     }
     assert.equal(ok, 20);
+  });
+
+  test('several next hops: a dead one is skipped; remote access off; too many header lines', async () => {
+    const defaults = configSchema.parse({})['access-edge'];
+    const dead = await freePort();
+    const start = (overrides: Partial<typeof defaults>, nextHop: string[]) =>
+      startAccessEdge({
+        config: {
+          ...defaults,
+          external: { ...defaults.external, udp: null, tcp: null, tls: 0, ws: null, wss: null },
+          internal: { ...defaults.internal, tls: 0, nextHop, healthCheckIntervalMs: 200 },
+          ...overrides,
+        },
+        domains: [DOMAIN],
+        tls: { ...tls, onChange: () => () => undefined },
+        secret: SECRET,
+        logger: silentLogger,
+        registry: new Registry(),
+      });
+    const director = `sip:127.0.0.1:${String(directorPort)};transport=tls`;
+    const failover = await start({}, [`sip:127.0.0.1:${String(dead)};transport=tls`, director]);
+    const closed = await start({ remoteAccess: false }, [director]);
+    const strict = await start({ limits: { ...defaults.limits, maxHeaders: 16 } }, [director]);
+    try {
+      const connect = async (service: RunningService, user: string) => {
+        const ua = await SipUa.connect({
+          host: '127.0.0.1',
+          port:
+            service.endpoints.find((e) => e.transport === 'tls' && e.side === 'external')?.port ??
+            0,
+          transport: 'tls',
+          user,
+          password: `${user}-pw`,
+          ca: tls.ca,
+          localAddress: REMOTE,
+        });
+        clients.push(ua);
+        return ua;
+      };
+      // The health check finds the first hop dead within its interval; then all goes to the second.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual(
+        { up: failover.status().nextHopsUp, all: failover.status().nextHops },
+        { up: 1, all: 2 },
+      );
+      const dave = await connect(failover, 'dave');
+      assert.equal((await dave.register()).status, 200);
+      const refused = await connect(closed, 'dave');
+      const off = await refused.register();
+      assert.equal(off.status, 403);
+      assert.equal(off.reason, 'Remote Access Disabled');
+      const verbose = await connect(strict, 'dave');
+      const many = await verbose.request('OPTIONS', `sip:${DOMAIN}`, {
+        authenticate: false,
+        headers: Array.from({ length: 20 }, (_, i): [string, string] => [
+          `X-Filler-${String(i)}`,
+          'x',
+        ]),
+      });
+      assert.equal(many.status, 400);
+    } finally {
+      await Promise.all([failover, closed, strict].map((e) => e.close(Date.now() + 100)));
+    }
   });
 
   test('503 with Retry-After while the Director is down; service returns by itself', async () => {

@@ -719,7 +719,8 @@ describe('Registrar: outbound (RFC 5626) and Path (RFC 3327)', () => {
         contacts: [outboundContact('198.51.100.7', 1)],
         vias: 2,
         extra:
-          'Supported: outbound, path\r\nPath: <sip:abc@edge.example.com;lr;ob>, <sip:dir.example.com;lr>\r\n',
+          // The Director, nearer the registrar, put its value on top of the edge's (RFC 3327).
+          'Supported: outbound, path\r\nPath: <sip:dir.example.com;lr>, <sip:abc@edge.example.com;lr;ob>\r\n',
       }),
       authenticatedAor: ALICE,
       now: clock.now(),
@@ -727,12 +728,12 @@ describe('Registrar: outbound (RFC 5626) and Path (RFC 3327)', () => {
     });
     assert.equal(viaEdge.status, 200);
     assert.deepEqual(headerValue(viaEdge, 'Path'), [
-      '<sip:abc@edge.example.com;lr;ob>',
       '<sip:dir.example.com;lr>',
+      '<sip:abc@edge.example.com;lr;ob>',
     ]);
     assert.deepEqual(registrar.lookup(ALICE, clock.now())[0]?.path, [
-      '<sip:abc@edge.example.com;lr;ob>',
       '<sip:dir.example.com;lr>',
+      '<sip:abc@edge.example.com;lr;ob>',
     ]);
   });
 

@@ -411,9 +411,12 @@ export class Registrar {
     }
     if (this.outbound && withRegId.length === 1 && this.requireOutboundFirstHop) {
       // RFC 5626 §6: with no Path, more than one Via means an edge proxy between UA and
-      // registrar that did not take part; a Path whose first value lacks `ob` likewise.
+      // registrar that did not take part; a Path whose first hop lacks `ob` likewise. Each
+      // proxy puts its Path value on top (RFC 3327 §5.1), so the first hop's — the edge
+      // proxy's, nearest the UA — is the last one (a Director behind the edge adds its own).
       const paths = ctx.path;
-      const firstPath = paths[0] === undefined ? undefined : parseNameAddr(paths[0]);
+      const edgePath = paths[paths.length - 1];
+      const firstPath = edgePath === undefined ? undefined : parseNameAddr(edgePath);
       const firstHopOk =
         firstPath === undefined
           ? headerValues(ctx.request, 'via').length <= 1
