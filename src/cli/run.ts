@@ -3,7 +3,7 @@
  * primary or as a worker: TLS material, the services, the start banner and endpoints.json,
  * crash and signal handling.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { RampartConfig } from '../config/index.ts';
@@ -272,6 +272,20 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           config: edge,
           domains: config.domains,
           tls,
+          sni: edge.external.certificates.map((c, i) => {
+            try {
+              return {
+                names: c.names,
+                cert: readFileSync(c.certFile, 'utf8'),
+                key: readFileSync(c.keyFile, 'utf8'),
+              };
+            } catch (error) {
+              throw new RampartError(
+                ERROR_CODES.CONFIG,
+                `access-edge.external.certificates.${String(i)}: ${String(error)}`,
+              );
+            }
+          }),
           // The remote-user policy sends everything from outside to this deployment's Director.
           ...(directorUri === undefined ? {} : { defaultNextHops: [directorUri] }),
           secret: loadOrCreateSipSecret(config.dataDir),

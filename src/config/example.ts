@@ -51,6 +51,12 @@ access-edge:
     tls: 5061
     ws: 5062                 # SIP over WebSocket (RFC 7118), subprotocol "sip"
     wss: 5063
+    # More certificates for TLS/WSS, chosen by the name the client asks for (SNI);
+    # other names get the deployment's certificate (tls: above).
+    certificates: []
+    #  - names: ["sip.example.org", "*.example.org"]
+    #    certFile: /etc/rampart/example.org.pem
+    #    keyFile: /etc/rampart/example.org.key
   # The side toward the corporate network. With an internal next hop (nextHop, or this
   # deployment's Director when nextHop is null) the edge runs its remote-user policy:
   # every request from outside goes to the next hop, P-Asserted-Identity and our own

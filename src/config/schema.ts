@@ -67,6 +67,19 @@ const accessEdgeSchema = z
         tls: optionalPort.default(5061),
         ws: optionalPort.default(5062),
         wss: optionalPort.default(5063),
+        /**
+         * More certificates for the TLS and WSS listeners, chosen by the name the client asks
+         * for (SNI): exact names or `*.suffix`. Others get the deployment's certificate.
+         */
+        certificates: z
+          .array(
+            z.strictObject({
+              names: z.array(certificateName).min(1),
+              certFile: z.string().min(1),
+              keyFile: z.string().min(1),
+            }),
+          )
+          .default([]),
       })
       .prefault({}),
     /**

@@ -23,6 +23,7 @@ import { startAccessEdge } from '../../src/services/access-edge/index.ts';
 import { startDirector } from '../../src/services/director/index.ts';
 import { startFrontEnd } from '../../src/services/front-end/index.ts';
 import { MemoryDurableStore } from '../../src/store/durable-store.ts';
+import { createCertificateAuthority, issueCertificate } from '../../src/store/tls-material.ts';
 import { SqliteDirectory } from '../../src/store/sqlite-directory.ts';
 import { startProcess } from '../helpers/process.ts';
 import { REPO_ROOT } from '../helpers/rampart.ts';
@@ -49,6 +50,7 @@ let edgeWss = 0;
 let edgeRegistry: Registry;
 const internalPorts = new Set<number>();
 const clients: SipUa[] = [];
+let sniCa: { cert: string; key: string };
 
 function directorConfig(serverTls: number) {
   return {
@@ -139,6 +141,8 @@ before(async () => {
   for (const user of ['alice', 'bob', 'carol', 'dave'])
     await directory.addUser({ address: `${user}@${DOMAIN}`, password: `${user}-pw` });
   const defaults = configSchema.parse({});
+  sniCa = await createCertificateAuthority('SNI test CA');
+  const sniCert = await issueCertificate(sniCa, ['sip.partner.test', '*.wild.test']);
   frontEnd = await startFrontEnd({
     config: {
       ...defaults['front-end'],
@@ -179,6 +183,7 @@ before(async () => {
     },
     domains: [DOMAIN],
     tls: { ...tls, onChange: () => () => undefined },
+    sni: [{ names: ['sip.partner.test', '*.wild.test'], ...sniCert }],
     defaultNextHops: [`sip:127.0.0.1:${String(directorPort)};transport=tls`],
     secret: SECRET,
     logger: silentLogger,
@@ -498,6 +503,24 @@ describe('Access Edge: remote users', () => {
     } finally {
       await Promise.all([failover, closed, strict].map((e) => e.close(Date.now() + 100)));
     }
+  });
+
+  test('TLS: SNI picks the certificate for the name asked for; TLS 1.1 is refused', async () => {
+    const handshake = async (servername: string, ca: string, extra: ConnectionOptions = {}) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: edgeTls, servername, ca, ...extra });
+      try {
+        await once(socket, 'secureConnect');
+        return socket.getPeerX509Certificate()?.subjectAltName ?? '';
+      } finally {
+        socket.destroy();
+      }
+    };
+    assert.match(await handshake('sip.partner.test', sniCa.cert), /DNS:sip\.partner\.test/);
+    assert.match(await handshake('a.wild.test', sniCa.cert), /DNS:\*\.wild\.test/);
+    assert.match(await handshake('localhost', tls.ca), /DNS:localhost/);
+    await assert.rejects(
+      handshake('localhost', tls.ca, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }),
+    );
   });
 
   test('503 with Retry-After while the Director is down; service returns by itself', async () => {

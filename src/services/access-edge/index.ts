@@ -4,6 +4,7 @@
  * the remote-user policy of ./remote.ts. Without one it is a plain stateful proxy with static
  * routes and RFC 3263 resolution (the SIP stack of issue 2).
  */
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Registry } from 'prom-client';
 import type { Endpoint, RunningService } from '../../lib/endpoint.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -29,11 +30,48 @@ export interface AccessEdgeTls {
   onChange(listener: () => void): () => void;
 }
 
+/** A certificate for the names a client may ask for by SNI (`*.suffix` allowed). */
+export interface SniCertificate {
+  readonly names: readonly string[];
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** The SNI callback: the certificate for the name asked for, else the default one. */
+function sniCallback(
+  certificates: readonly SniCertificate[],
+):
+  | ((servername: string, done: (error: Error | null, context?: SecureContext) => void) => void)
+  | undefined {
+  if (certificates.length === 0) return undefined;
+  const exact = new Map<string, SecureContext>();
+  const wildcard: [string, SecureContext][] = [];
+  for (const entry of certificates) {
+    const context = createSecureContext({
+      cert: entry.cert,
+      key: entry.key,
+      minVersion: 'TLSv1.2',
+    });
+    for (const name of entry.names) {
+      const lower = name.toLowerCase();
+      if (lower.startsWith('*.')) wildcard.push([lower.slice(1), context]);
+      else exact.set(lower, context);
+    }
+  }
+  return (servername, done) => {
+    const name = servername.toLowerCase();
+    // Undefined: Node uses the listener's own (default) certificate.
+    done(null, exact.get(name) ?? wildcard.find(([suffix]) => name.endsWith(suffix))?.[1]);
+  };
+}
+
 /** Options of {@link startAccessEdge}. */
 export interface StartAccessEdgeOptions {
   readonly config: AccessEdgeSettings;
   readonly domains: readonly string[];
   readonly tls: AccessEdgeTls;
+  /** Certificates for other names, chosen by SNI on the external TLS and WSS listeners. */
+  readonly sni?: readonly SniCertificate[];
   /**
    * The internal next hops when `internal.nextHop` is null (this deployment's Director);
    * none: no remote-user policy, a plain proxy.
@@ -104,7 +142,15 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
       const configured = config.external[name];
       if (configured === null) continue;
       const port = options.worker?.ports[name] ?? configured;
-      const tlsOptions = { host, port, reusePort, key: options.tls.key, cert: options.tls.cert };
+      const SNICallback = sniCallback(options.sni ?? []);
+      const tlsOptions = {
+        host,
+        port,
+        reusePort,
+        key: options.tls.key,
+        cert: options.tls.cert,
+        ...(SNICallback === undefined ? {} : { SNICallback }),
+      };
       let listener: SipListener;
       if (name === 'tls' || name === 'wss') {
         const secureListener =

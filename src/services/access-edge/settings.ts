@@ -10,6 +10,12 @@ export interface AccessEdgeSettings {
     readonly tls: number | null;
     readonly ws: number | null;
     readonly wss: number | null;
+    /** Certificates chosen by SNI (files read by the caller into {@link SniCertificate}). */
+    readonly certificates?: readonly {
+      readonly names: readonly string[];
+      readonly certFile: string;
+      readonly keyFile: string;
+    }[];
   };
   readonly internal: {
     readonly host: string;
