@@ -13,6 +13,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { header, headerValues } from '../../src/codec/sip/parse.ts';
 import type { SipMessage } from '../../src/codec/sip/message.ts';
@@ -51,6 +52,8 @@ let edgeRegistry: Registry;
 const internalPorts = new Set<number>();
 const clients: SipUa[] = [];
 let sniCa: { cert: string; key: string };
+/** The edge's log lines (JSON), for the fail2ban filter. */
+const edgeLog: string[] = [];
 
 function directorConfig(serverTls: number) {
   return {
@@ -186,7 +189,7 @@ before(async () => {
     sni: [{ names: ['sip.partner.test', '*.wild.test'], ...sniCert }],
     defaultNextHops: [`sip:127.0.0.1:${String(directorPort)};transport=tls`],
     secret: SECRET,
-    logger: silentLogger,
+    logger: pino({ level: 'warn' }, { write: (line: string) => edgeLog.push(line) }),
     registry: edgeRegistry,
   });
   edgeTls = edge.endpoints.find((e) => e.side === 'external' && e.transport === 'tls')?.port ?? 0;
@@ -431,6 +434,14 @@ describe('Access Edge: remote users', () => {
     const bans = await edgeRegistry.getSingleMetric('rampart_access_edge_bans_total')?.get();
     const ipBans = bans?.values.find((v) => v.labels.kind === 'ip')?.value ?? 0;
     assert.ok(ipBans >= 1, `bans: ${JSON.stringify(bans?.values)}`);
+    // The shipped fail2ban filter finds the banned address in the log line.
+    const filter = readFileSync(join(REPO_ROOT, 'docs/fail2ban/rampart-access-edge.conf'), 'utf8');
+    const failregex = /^failregex = (.*)$/m.exec(filter)?.[1] ?? '';
+    const pattern = new RegExp(
+      failregex.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('<HOST>', '(?<host>[0-9a-fA-F.:]+)'),
+    );
+    const hosts = edgeLog.flatMap((line) => pattern.exec(line)?.groups?.host ?? []);
+    assert.deepEqual([...new Set(hosts)], ['127.0.0.9'], edgeLog.join(''));
     let ok = 0;
     for (let i = 0; i < 20; i++) {
       const response = await bob.request('MESSAGE', alice.aor, {
@@ -440,6 +451,37 @@ describe('Access Edge: remote users', () => {
       if (response.status === 200) ok++;
     }
     assert.equal(ok, 20);
+  });
+
+  test('one user sending too fast is banned (503 Retry-After) while others are served', async () => {
+    const flooder = await SipUa.connect({
+      host: '127.0.0.1',
+      port: edgeTls,
+      transport: 'tls',
+      user: 'flooder',
+      password: 'x',
+      ca: tls.ca,
+      localAddress: '127.0.0.7',
+    });
+    clients.push(flooder);
+    // Default limit: 50 requests/s per user, a burst of 100. Sequential requests are not
+    // paced, so the burst runs out well within the 150.
+    const statuses: number[] = [];
+    for (let i = 0; i < 150; i++)
+      statuses.push(
+        (await flooder.request('OPTIONS', `sip:${DOMAIN}`, { authenticate: false })).status,
+      );
+    assert.ok(statuses.includes(503), statuses.join(','));
+    assert.ok(
+      edgeLog.some((line) =>
+        line.includes('"event":"ban","kind":"user","user":"sip:flooder@example.test"'),
+      ),
+    );
+    const other = await bob.request('MESSAGE', alice.aor, {
+      body: 'not banned',
+      headers: [['Content-Type', 'text/plain']],
+    });
+    assert.equal(other.status, 200);
   });
 
   test('several next hops: a dead one is skipped; remote access off; too many header lines', async () => {
