@@ -217,8 +217,10 @@ describe('Access Edge: remote users', () => {
     bob = await remote('bob');
     alice = await internal('alice');
     assert.equal((await alice.register()).status, 200);
-    const ok = await bob.register();
+    // Supported: path asks the registrar to echo the Path set; it must not reach the client.
+    const ok = await bob.register(600, [['Supported', 'path']]);
     assert.equal(ok.status, 200);
+    assert.equal(header(ok, 'path'), undefined, headerText(ok));
     // The registrar lists the edge's token; the edge gives the client back its own Contact.
     const contacts = headerValues(ok, 'contact').join(', ');
     assert.ok(contacts.includes(bob.contact), contacts);

@@ -558,6 +558,12 @@ export class RemoteUserPolicy {
             },
           });
     if (routes !== undefined) edits.push(...routes);
+    // A registrar echoes Path (RFC 3327 §5.3) and may name a Service-Route (RFC 3608): both
+    // list internal servers, and a remote client needs neither (it only ever talks to us).
+    if (side === 'external')
+      for (const field of response.headers)
+        if (field.name === 'path' || field.name === 'service-route')
+          edits.push({ type: 'remove-header', field });
     return edits;
   }
 }
