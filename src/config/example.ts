@@ -48,7 +48,7 @@ access-edge:
     # --ephemeral-ports turns every port that is not null (admin too) into 0.
     udp: 5060
     tcp: 5060
-    tls: 5061
+    tls: 5061                # or a list, e.g. [5061, 443] (binding 443 needs privileges)
     ws: 5062                 # SIP over WebSocket (RFC 7118), subprotocol "sip"
     wss: 5063
     # More certificates for TLS/WSS, chosen by the name the client asks for (SNI);

@@ -112,6 +112,11 @@ describe('configuration', () => {
     assert.equal(issue.line, 5);
     assert.match(issue.message, /access-edge\.external\.tls/);
     assert.ok(parseConfig('access-edge:\n  external: { udp: 5060, tcp: 5060 }\n').ok, 'udp+tcp ok');
+    // Several TLS ports (5061 and 443); the second of a list clashing is named by its index.
+    assert.ok(parseConfig('access-edge:\n  external: { tls: [5061, 443] }\n').ok);
+    const clash = parseConfig('access-edge:\n  external: { tls: [5061, 5062] }\n');
+    assert.ok(!clash.ok);
+    assert.equal(clash.error.issues[0]?.path, 'access-edge.external.ws');
   });
 
   test('values are checked, not only types', () => {

@@ -155,9 +155,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Result<RampartConfi
   if (options.ephemeralPorts === true) {
     config.admin.port = 0;
     const external = config['access-edge'].external;
-    for (const transport of ['udp', 'tcp', 'tls', 'ws', 'wss'] as const) {
+    for (const transport of ['udp', 'tcp', 'ws', 'wss'] as const) {
       if (external[transport] !== null) external[transport] = 0;
     }
+    const edgeTls = external.tls;
+    if (edgeTls !== null) external.tls = Array.isArray(edgeTls) ? edgeTls.map(() => 0) : 0;
     const av = config['av-edge'];
     if (av.external.udp !== null) av.external.udp = 0;
     if (av.external.tcp !== null) av.external.tcp = 0;

@@ -53,6 +53,8 @@ const port = z.number().int().min(0).max(65535);
 const sipUri = z.string().regex(/^sips?:[^\s]+$/i, 'a sip: or sips: URI');
 /** A listener port: a number (0 = ephemeral) or null to turn the listener off. */
 const optionalPort = port.nullable();
+/** A TLS listener port, several, or null (off). */
+const tlsPorts = z.union([port, z.array(port).min(1)]).nullable();
 
 const accessEdgeSchema = z
   .strictObject({
@@ -64,7 +66,8 @@ const accessEdgeSchema = z
         advertisedHost: hostOrAddress.nullable().default(null),
         udp: optionalPort.default(5060),
         tcp: optionalPort.default(5060),
-        tls: optionalPort.default(5061),
+        /** One port or several (e.g. [5061, 443]: clients behind firewalls that pass only 443). */
+        tls: tlsPorts.default(5061),
         ws: optionalPort.default(5062),
         wss: optionalPort.default(5063),
         /**
@@ -240,7 +243,6 @@ const addressRange = z.string().refine((text) => {
 const ipv6Address = z.string().refine((text) => isIP(text) === 6, 'an IPv6 address');
 
 /** A TLS listener: one port, several (5349 and 443), or null for none. */
-const tlsPorts = z.union([port, z.array(port).min(1)]).nullable();
 
 const avEdgeSchema = z
   .strictObject({
@@ -469,7 +471,14 @@ export const configSchema = z
     claim(config.admin.host, config.admin.port, ['admin', 'port']);
     const external = config['access-edge'].external;
     for (const transport of ['tcp', 'tls', 'ws', 'wss'] as const) {
-      claim(external.host, external[transport], ['access-edge', 'external', transport]);
+      const ports = external[transport];
+      if (!Array.isArray(ports)) {
+        claim(external.host, ports, ['access-edge', 'external', transport]);
+        continue;
+      }
+      ports.forEach((listenerPort, i) => {
+        claim(external.host, listenerPort, ['access-edge', 'external', transport, String(i)]);
+      });
     }
     const edgeInternal = config['access-edge'].internal;
     for (const transport of ['tls', 'tcp'] as const)

@@ -177,7 +177,8 @@ before(async () => {
         advertisedHost: null,
         udp: 0,
         tcp: null,
-        tls: 0,
+        // Two TLS listeners, as 5061 and 443 in production.
+        tls: [0, 0],
         ws: null,
         wss: 0,
       },
@@ -562,6 +563,17 @@ describe('Access Edge: remote users', () => {
     assert.match(await handshake('sip.partner.test', sniCa.cert), /DNS:sip\.partner\.test/);
     assert.match(await handshake('a.wild.test', sniCa.cert), /DNS:\*\.wild\.test/);
     assert.match(await handshake('localhost', tls.ca), /DNS:localhost/);
+    // The second TLS listener (443 in production) serves the same.
+    const second = edge.endpoints.filter((e) => e.side === 'external' && e.transport === 'tls');
+    assert.equal(second.length, 2);
+    const other = tlsConnect({
+      host: '127.0.0.1',
+      port: second[1]?.port ?? 0,
+      servername: 'localhost',
+      ca: tls.ca,
+    });
+    await once(other, 'secureConnect');
+    other.destroy();
     await assert.rejects(
       handshake('localhost', tls.ca, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }),
     );

@@ -87,7 +87,8 @@ export interface StartAccessEdgeOptions {
    * zeroes), and requests forwarded over UDP leave from a socket of this worker alone.
    */
   readonly worker?: {
-    readonly ports: Readonly<Partial<Record<SipTransport, number>>>;
+    /** By transport; the second and later TLS listeners as `tls/1`, `tls/2`, ... */
+    readonly ports: Readonly<Partial<Record<string, number>>>;
     readonly internalPorts?: Readonly<Partial<Record<'tls' | 'tcp', number>>>;
   };
 }
@@ -138,10 +139,17 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
   let udpOutbound: ProxyListener | undefined;
   try {
     const reusePort = options.worker !== undefined;
+    const wanted: { name: SipTransport; key: string; port: number }[] = [];
     for (const name of TRANSPORTS) {
       const configured = config.external[name];
       if (configured === null) continue;
-      const port = options.worker?.ports[name] ?? configured;
+      const ports = typeof configured === 'number' ? [configured] : configured;
+      ports.forEach((port, i) => {
+        wanted.push({ name, key: i === 0 ? name : `${name}/${String(i)}`, port });
+      });
+    }
+    for (const { name, key, port: configured } of wanted) {
+      const port = options.worker?.ports[key] ?? configured;
       const SNICallback = sniCallback(options.sni ?? []);
       const tlsOptions = {
         host,

@@ -7,7 +7,8 @@ export interface AccessEdgeSettings {
     readonly advertisedHost?: string | null | undefined;
     readonly udp: number | null;
     readonly tcp: number | null;
-    readonly tls: number | null;
+    /** One TLS listener, or several (e.g. 5061 and 443). */
+    readonly tls: number | readonly number[] | null;
     readonly ws: number | null;
     readonly wss: number | null;
     /** Certificates chosen by SNI (files read by the caller into {@link SniCertificate}). */
