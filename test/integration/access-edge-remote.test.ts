@@ -20,6 +20,7 @@ import type { SipMessage } from '../../src/codec/sip/message.ts';
 import type { RunningService } from '../../src/lib/endpoint.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { configSchema } from '../../src/config/schema.ts';
+import { CallIdMask } from '../../src/proto/sip-edge/topology.ts';
 import { startAccessEdge } from '../../src/services/access-edge/index.ts';
 import { startDirector } from '../../src/services/director/index.ts';
 import { startFrontEnd } from '../../src/services/front-end/index.ts';
@@ -102,6 +103,11 @@ async function internal(user: string): Promise<SipUa> {
   const ua = await SipUa.connect({ host: '127.0.0.1', port: feTcp, user, password: `${user}-pw` });
   clients.push(ua);
   return ua;
+}
+
+/** A Call-ID as the other side of the edge sees it (masked one way, unmasked the other). */
+function crossed(callId: string): string {
+  return new CallIdMask(SECRET).cross(callId);
 }
 
 /** Sends raw bytes over a new TLS connection to the edge; resolves with the first reply. */
@@ -233,7 +239,10 @@ describe('Access Edge: remote users', () => {
   });
 
   test("IM from a remote user: the inside sees the edge, not the client, and the Director's identity", async () => {
-    const received = alice.waitForRequest('MESSAGE', (r) => header(r, 'call-id') === 'im-out-in');
+    const received = alice.waitForRequest(
+      'MESSAGE',
+      (r) => header(r, 'call-id') === crossed('im-out-in'),
+    );
     const response = await bob.request('MESSAGE', alice.aor, {
       callId: 'im-out-in',
       body: 'hello from outside',
@@ -248,13 +257,17 @@ describe('Access Edge: remote users', () => {
     const message = await received;
     const text = headerText(message);
     assert.ok(!text.includes(REMOTE), `client address leaked inside:\n${text}`);
+    assert.notEqual(header(message, 'call-id'), 'im-out-in');
     assert.equal(header(message, 'p-asserted-identity'), `<sip:bob@${DOMAIN}>`);
     assert.equal(header(message, 'p-rampart-origin'), undefined);
     assert.ok(message.body.toString().includes('hello from outside'));
   });
 
   test('IM to a remote user reaches it over its own connection, with no internal topology', async () => {
-    const received = bob.waitForRequest('MESSAGE', (r) => header(r, 'call-id') === 'im-in-out');
+    const received = bob.waitForRequest(
+      'MESSAGE',
+      (r) => header(r, 'call-id') === crossed('im-in-out'),
+    );
     const response = await alice.request('MESSAGE', bob.aor, {
       callId: 'im-in-out',
       body: 'hello from inside',
@@ -274,7 +287,7 @@ describe('Access Edge: remote users', () => {
   });
 
   test('an INVITE dialog from inside to a remote user: each side sees only its own routes', async () => {
-    const invite = bob.waitForRequest('INVITE', (r) => header(r, 'call-id') === 'call-1');
+    const invite = bob.waitForRequest('INVITE', (r) => header(r, 'call-id') === crossed('call-1'));
     const answered = alice.request('INVITE', bob.aor, { callId: 'call-1', body: '' });
     const atBob = await invite;
     const bobText = headerText(atBob);
@@ -294,7 +307,7 @@ describe('Access Edge: remote users', () => {
     const target = /<([^>]+)>/.exec(header(ok, 'contact') ?? '')?.[1];
     assert.ok(target !== undefined);
     const toTag = /;tag=([^;>\s]+)/.exec(header(ok, 'to') ?? '')?.[1];
-    const bye = bob.waitForRequest('BYE', (r) => header(r, 'call-id') === 'call-1');
+    const bye = bob.waitForRequest('BYE', (r) => header(r, 'call-id') === crossed('call-1'));
     const byeResponse = await alice.request('BYE', target, {
       to: bob.aor,
       callId: 'call-1',
@@ -306,7 +319,10 @@ describe('Access Edge: remote users', () => {
   });
 
   test('an INVITE dialog from a remote user: its BYE finds the callee inside', async () => {
-    const invite = alice.waitForRequest('INVITE', (r) => header(r, 'call-id') === 'call-2');
+    const invite = alice.waitForRequest(
+      'INVITE',
+      (r) => header(r, 'call-id') === crossed('call-2'),
+    );
     const answered = bob.request('INVITE', alice.aor, { callId: 'call-2', body: '' });
     const atAlice = await invite;
     assert.ok(!headerText(atAlice).includes(REMOTE), headerText(atAlice));
@@ -318,7 +334,7 @@ describe('Access Edge: remote users', () => {
     const target = /<([^>]+)>/.exec(header(ok, 'contact') ?? '')?.[1];
     assert.ok(target !== undefined && target.includes(`:${String(edgeTls)}`), target);
     const toTag = /;tag=([^;>\s]+)/.exec(header(ok, 'to') ?? '')?.[1];
-    const bye = alice.waitForRequest('BYE', (r) => header(r, 'call-id') === 'call-2');
+    const bye = alice.waitForRequest('BYE', (r) => header(r, 'call-id') === crossed('call-2'));
     const byeResponse = await bob.request('BYE', target, {
       to: alice.aor,
       callId: 'call-2',
@@ -485,6 +501,32 @@ describe('Access Edge: remote users', () => {
       headers: [['Content-Type', 'text/plain']],
     });
     assert.equal(other.status, 200);
+  });
+
+  test('failed sign-ins from one address lock out that address, not every remote user', async () => {
+    // Every remote user reaches the Director from the edge's address: the Director counts
+    // failures per client address, which the edge names in P-Rampart-Source.
+    const statuses: number[] = [];
+    for (let user = 1; user <= 5; user++) {
+      const intruder = await SipUa.connect({
+        host: '127.0.0.1',
+        port: edgeTls,
+        transport: 'tls',
+        user: `intruder${String(user)}`,
+        password: 'wrong',
+        ca: tls.ca,
+        localAddress: '127.0.0.8',
+      });
+      clients.push(intruder);
+      for (let i = 0; i < 5; i++)
+        statuses.push((await intruder.request('MESSAGE', alice.aor, { body: 'x' })).status);
+    }
+    assert.ok(statuses.includes(403), statuses.join(','));
+    const ok = await bob.request('MESSAGE', alice.aor, {
+      body: 'still allowed',
+      headers: [['Content-Type', 'text/plain']],
+    });
+    assert.equal(ok.status, 200);
   });
 
   test('several next hops: a dead one is skipped; remote access off; too many header lines', async () => {

@@ -6,6 +6,7 @@ import { headerValues, parseSipMessage } from '../../codec/sip/parse.ts';
 import type { SipUri } from '../../codec/sip/uri.ts';
 import { FloodGuard } from './flood.ts';
 import {
+  CallIdMask,
   hideContacts,
   hideResponseRecordRoutes,
   openContact,
@@ -174,5 +175,19 @@ describe('FloodGuard', () => {
     assert.equal(guard.size, 3);
     // 'b' was evicted: it starts with a full bucket again.
     for (let i = 0; i < 2; i++) assert.equal(guard.hit('b', 3), 'ok');
+  });
+});
+
+describe('CallIdMask', () => {
+  test('a Call-ID crosses masked, always the same way, and comes back as it was', () => {
+    const mask = new CallIdMask('unit test secret');
+    const original = 'a84b4c76e66710@203.0.113.20';
+    const masked = mask.cross(original);
+    assert.ok(!masked.includes('203.0.113'), masked);
+    assert.equal(mask.cross(original), masked);
+    assert.equal(mask.cross(masked), original);
+    // Another edge's key, or a forged value with our prefix, is masked again, not opened.
+    assert.equal(new CallIdMask('another').unmask(masked), undefined);
+    assert.equal(mask.unmask('rh-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), undefined);
   });
 });

@@ -10,9 +10,20 @@
  *   own Record-Route value (`ext=` for values outside, `int=` for values inside); an in-dialog
  *   request that comes through the edge gets them back as Route values.
  *
+ * - a Call-ID crossing is masked (a Call-ID often names the host that made it, RFC 3261
+ *   §8.1.1.4): the same Call-ID always masks to the same value, so each side sees one
+ *   consistent Call-ID per dialog, and a masked one coming back is unmasked.
+ *
  * Tokens are authenticated: a forged or altered one opens to nothing.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import type { SipEdit } from '../../codec/sip/edit.ts';
 import { parseNameAddr } from '../../codec/sip/headers.ts';
 import type { HeaderField, SipMessage } from '../../codec/sip/message.ts';
@@ -73,6 +84,59 @@ export class TopologySeal {
       return undefined;
     }
   }
+}
+
+/** Marks a masked Call-ID. */
+const CALL_ID_PREFIX = 'rh-';
+const SIV_BYTES = 16;
+
+/**
+ * Deterministic authenticated encryption of Call-IDs (SIV construction: the IV is an HMAC
+ * of the plaintext, checked again on opening).
+ */
+export class CallIdMask {
+  private readonly macKey: Buffer;
+  private readonly encKey: Buffer;
+
+  constructor(secret: string) {
+    this.macKey = Buffer.from(hkdfSync('sha256', secret, 'rampart', 'call-id mac', 32));
+    this.encKey = Buffer.from(hkdfSync('sha256', secret, 'rampart', 'call-id enc', 32));
+  }
+
+  /** The other side's view of a Call-ID: unmasked when it is one of ours, masked otherwise. */
+  cross(callId: string): string {
+    return this.unmask(callId) ?? this.mask(callId);
+  }
+
+  mask(callId: string): string {
+    const iv = createHmac('sha256', this.macKey).update(callId).digest().subarray(0, SIV_BYTES);
+    const cipher = createCipheriv('aes-256-ctr', this.encKey, iv);
+    const body = Buffer.concat([cipher.update(callId, 'utf8'), cipher.final()]);
+    return CALL_ID_PREFIX + Buffer.concat([iv, body]).toString('base64url');
+  }
+
+  /** The original of a Call-ID this edge masked; undefined for any other. */
+  unmask(masked: string): string | undefined {
+    if (!masked.startsWith(CALL_ID_PREFIX)) return undefined;
+    const text = masked.slice(CALL_ID_PREFIX.length);
+    if (!/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
+    const raw = Buffer.from(text, 'base64url');
+    if (raw.length <= SIV_BYTES) return undefined;
+    const iv = raw.subarray(0, SIV_BYTES);
+    const decipher = createDecipheriv('aes-256-ctr', this.encKey, iv);
+    const plain = Buffer.concat([decipher.update(raw.subarray(SIV_BYTES)), decipher.final()]);
+    const check = createHmac('sha256', this.macKey).update(plain).digest().subarray(0, SIV_BYTES);
+    return timingSafeEqual(check, iv) ? plain.toString('utf8') : undefined;
+  }
+}
+
+/** The edit that shows a message's Call-ID as the other side sees it. */
+export function crossCallId(message: SipMessage, mask: CallIdMask): SipEdit[] {
+  const field = message.headers.find((h) => h.name === 'call-id');
+  if (field === undefined) return [];
+  return [
+    { type: 'replace-header', field, name: 'Call-ID', value: mask.cross(field.value.trim()) },
+  ];
 }
 
 /** An interface of the edge, as written in the URIs it issues. */

@@ -89,10 +89,16 @@ export async function authenticateRequest(
   incoming: IncomingRequest,
   log: Logger,
   count: (outcome: string) => void,
+  /**
+   * The client's address when the flow is a trusted server's (the Access Edge names it):
+   * the per-address lockout must count the client, not the edge all clients come through.
+   */
+  clientAddress?: string,
 ): Promise<{ readonly address: string } | { readonly refusal: RequestDecision }> {
   const { request, flow } = incoming;
+  const source = clientAddress ?? flow.remote.address;
   const verdict = await authenticator.authenticate(request, Date.now(), {
-    sourceIp: flow.remote.address,
+    sourceIp: source,
   });
   if (verdict.ok) {
     count('ok');
@@ -106,7 +112,7 @@ export async function authenticateRequest(
         failure: verdict.failure,
         status: verdict.status,
         method: request.method,
-        remote: flow.remote.address,
+        remote: source,
       },
       'request not authenticated',
     );

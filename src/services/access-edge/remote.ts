@@ -27,6 +27,8 @@ import {
 } from '../../proto/sip-edge/policy.ts';
 import {
   across,
+  CallIdMask,
+  crossCallId,
   hideContacts,
   hideResponseRecordRoutes,
   openContact,
@@ -55,6 +57,8 @@ import type { AccessEdgeSettings } from './settings.ts';
 
 /** The mark the Director reads on its mutual-TLS listener (services/director). */
 const ORIGIN_HEADER = 'P-Rampart-Origin';
+/** The client's address, for the Director's lockout per source (services/director). */
+const SOURCE_HEADER = 'P-Rampart-Source';
 const FLOW_TOKEN = 'f';
 /** Seconds a client is told to wait when no internal next hop is up. */
 const RETRY_AFTER_SECONDS = 30;
@@ -111,6 +115,7 @@ function fromAddressOf(request: SipRequest): string | undefined {
 export class RemoteUserPolicy {
   private readonly options: RemoteUserPolicyOptions;
   private readonly seal: TopologySeal;
+  private readonly callIds: CallIdMask;
   private readonly policy: RemotePolicy;
   private readonly hops: NextHop[];
   private readonly internalIds: Set<string>;
@@ -130,6 +135,7 @@ export class RemoteUserPolicy {
     this.options = options;
     this.log = options.logger;
     this.seal = new TopologySeal(options.secret);
+    this.callIds = new CallIdMask(options.secret);
     this.hops = options.nextHops.map((uri) => ({
       uri,
       route: `<${uri};lr>`,
@@ -369,6 +375,7 @@ export class RemoteUserPolicy {
           isOurHost: (uri) => this.isOurHost(uri),
         }),
       );
+    raw.push(...crossCallId(request, this.callIds));
     const recordRoutes = recordRouteValues(request);
     for (const field of new Set(recordRoutes.map((v) => v.field)))
       raw.push({ type: 'remove-header', field });
@@ -463,7 +470,12 @@ export class RemoteUserPolicy {
     const edits: HeaderEdits = {
       ...crossing,
       remove,
-      add: [[ORIGIN_HEADER, 'remote']],
+      // The client's address, for the Director's per-address lockout (the edge's own address
+      // is every remote user's).
+      add: [
+        [ORIGIN_HEADER, 'remote'],
+        [SOURCE_HEADER, flow.remote.address],
+      ],
       insert,
     };
     const target: ForwardTarget = inDialog
@@ -558,6 +570,7 @@ export class RemoteUserPolicy {
             },
           });
     if (routes !== undefined) edits.push(...routes);
+    edits.push(...crossCallId(response, this.callIds));
     // A registrar echoes Path (RFC 3327 §5.3) and may name a Service-Route (RFC 3608): both
     // list internal servers, and a remote client needs neither (it only ever talks to us).
     if (side === 'external')

@@ -6,6 +6,7 @@
  * a P-Asserted-Identity the Front End trusts only on its mutual-TLS server listener.
  * Requests from the deployment's servers (mutual TLS) are proxied as routing says.
  */
+import { isIP } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import type { SipRequest } from '../../codec/sip/message.ts';
 import { toTag } from '../../codec/sip/headers.ts';
@@ -53,6 +54,17 @@ const ASSERTED = ['P-Asserted-Identity', 'P-Preferred-Identity'];
  * Believed only on the mutual-TLS server listener.
  */
 export const ORIGIN_HEADER = 'P-Rampart-Origin';
+
+/**
+ * The remote client's address as the Access Edge saw it (the edge strips any a client sent);
+ * believed only on the mutual-TLS listener, for the per-address lockout.
+ */
+export const SOURCE_HEADER = 'P-Rampart-Source';
+
+function clientAddressOf(request: SipRequest): string | undefined {
+  const value = header(request, SOURCE_HEADER)?.trim();
+  return value !== undefined && isIP(value) !== 0 ? value : undefined;
+}
 
 function originOf(request: SipRequest): 'remote' | 'federation' | undefined {
   const value = header(request, ORIGIN_HEADER)?.trim().toLowerCase();
@@ -105,11 +117,14 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
       // was rewritten there, so a digest over it could not verify. Not challenged (as
       // Kamailio's reference configuration does), never given an identity.
       if (origin === 'remote' && toTag(request) !== undefined)
-        return { kind: 'proxy', edits: { remove: [...ASSERTED, ORIGIN_HEADER] } };
+        return { kind: 'proxy', edits: { remove: [...ASSERTED, ORIGIN_HEADER, SOURCE_HEADER] } };
       if (origin !== 'remote') {
         if (origin === 'federation') outcomes.inc({ outcome: 'federation' });
         const edits = {
-          remove: origin === 'federation' ? [...ASSERTED, ORIGIN_HEADER] : [ORIGIN_HEADER],
+          remove:
+            origin === 'federation'
+              ? [...ASSERTED, ORIGIN_HEADER, SOURCE_HEADER]
+              : [ORIGIN_HEADER, SOURCE_HEADER],
         };
         const host = domainOf(incoming.requestUri);
         if (incoming.routes.length > 0 || host === undefined || !domains.has(host))
@@ -121,12 +136,18 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
         };
       }
     }
-    const verdict = await authenticateRequest(authenticator, incoming, log, (outcome) => {
-      outcomes.inc({ outcome });
-    });
+    const verdict = await authenticateRequest(
+      authenticator,
+      incoming,
+      log,
+      (outcome) => {
+        outcomes.inc({ outcome });
+      },
+      server.isServerFlow(flow) ? clientAddressOf(request) : undefined,
+    );
     if ('refusal' in verdict) return verdict.refusal;
     const edits = {
-      remove: ['Proxy-Authorization', ORIGIN_HEADER, ...ASSERTED],
+      remove: ['Proxy-Authorization', ORIGIN_HEADER, SOURCE_HEADER, ...ASSERTED],
       add: [['P-Asserted-Identity', `<${verdict.address}>`] as const],
       // RFC 3327: requests for this registration come back through us.
       ...(request.method === 'REGISTER' && server.serverUri !== undefined
