@@ -60,6 +60,34 @@ export interface BaresipOptions {
   /** Registration interval in seconds (`;regint=`), 3600 unless given. */
   readonly regintSeconds?: number;
   readonly startTimeoutMs?: number;
+  /**
+   * Run baresip inside a network namespace (`ip netns exec <name>`) instead of the test
+   * process's own. Its ctrl_tcp and console ports are then on the namespace's loopback,
+   * which the test process cannot reach: each is bridged to a Unix socket in the config dir
+   * (socat), since the file system is shared across namespaces.
+   */
+  readonly netns?: BaresipNetns;
+  /**
+   * Contacts whose presence baresip watches: written to the contacts file with
+   * `;presence=p2p`, which makes presence.so SUBSCRIBE to them (Event: presence). Needs
+   * `modules` to include `presence.so`.
+   */
+  readonly watch?: readonly string[];
+  /**
+   * Account parameters appended to the account line, e.g. `answermode=auto` (each
+   * `name=value`, no `;`).
+   */
+  readonly accountParams?: readonly string[];
+  /** Extra modules loaded after g711.so, e.g. `presence.so`, `ausine.so`. */
+  readonly modules?: readonly string[];
+}
+
+/** Where a namespaced baresip runs; see {@link BaresipOptions.netns}. */
+export interface BaresipNetns {
+  /** The namespace, as `ip netns list` names it. */
+  readonly name: string;
+  /** The address SIP binds to (`sip_listen`), one of the namespace's. */
+  readonly sipAddress: string;
 }
 
 /** A MESSAGE received by baresip. */
@@ -386,6 +414,7 @@ export function baresipAccountLine(options: BaresipOptions): string {
     'pubint=0',
   ];
   if (options.sipOutbound === true) params.push('sipnat=outbound');
+  for (const param of options.accountParams ?? []) params.push(accountValue('parameter', param));
   return `<${accountValue('aor', options.aor)}>;${params.join(';')}`;
 }
 
@@ -399,12 +428,13 @@ function baresipConfig(options: BaresipOptions, ports: BaresipPorts): string {
   return [
     '# Written by test/helpers/baresip.ts for one test run.',
     'poll_method epoll',
-    `sip_listen 127.0.0.1:${ports.sip}`,
+    `sip_listen ${options.netns?.sipAddress ?? '127.0.0.1'}:${ports.sip}`,
     options.caFile === undefined ? '' : `sip_cafile ${options.caFile}`,
     'call_max_calls 1',
     `module_path ${MODULE_PATH}`,
     // One codec so a UA can build SDP; no audio driver modules: nothing here places calls.
     'module g711.so',
+    ...(options.modules ?? []).map((module) => `module ${accountValue('module', module)}`),
     // cons.so is the UI that receives menu.so's "<from>: <text>" line for each MESSAGE.
     'module cons.so',
     `cons_listen 127.0.0.1:${ports.console}`,
@@ -421,15 +451,21 @@ function baresipConfig(options: BaresipOptions, ports: BaresipPorts): string {
     .join('\n');
 }
 
+/** Where the harness reaches ctrl_tcp or cons: a loopback port, or a socat Unix socket. */
+type CtrlTarget = { readonly port: number } | { readonly path: string };
+
 async function connectWithin(
-  port: number,
+  target: CtrlTarget,
   deadline: number,
   managed: ManagedProcess,
   what: string,
 ): Promise<Socket> {
   for (;;) {
     if (managed.hasExited) throw new Error(`${managed.name} exited before ${what} listened`);
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket =
+      'path' in target
+        ? createConnection({ path: target.path })
+        : createConnection({ host: '127.0.0.1', port: target.port });
     try {
       await once(socket, 'connect');
       return socket;
@@ -465,6 +501,8 @@ class BaresipInstance implements Baresip {
   #sendChain: Promise<void> = Promise.resolve();
   #stopped = false;
   #stderrPending = '';
+  /** socat bridges of a namespaced baresip, stopped with it. */
+  readonly #bridges: ManagedProcess[] = [];
 
   constructor(options: BaresipOptions, managed: ManagedProcess, configDir: string) {
     this.name = options.name ?? /^sips?:([^@]+)@/.exec(options.aor)?.[1] ?? 'baresip';
@@ -506,6 +544,11 @@ class BaresipInstance implements Baresip {
       `--- ${this.name} ctrl_tcp (tail)`,
       this.#ctrlTranscript.slice(-OUTPUT_TAIL / 2),
     ].join('\n');
+  }
+
+  /** Processes that live and die with this baresip (the netns socat bridges). */
+  addBridge(bridge: ManagedProcess): void {
+    this.#bridges.push(bridge);
   }
 
   /** Wires the ctrl_tcp and console sockets (called once by startBaresip). */
@@ -762,16 +805,44 @@ class BaresipInstance implements Baresip {
     await this.process.stop('SIGTERM', 2000);
     this.#ctrl?.destroy();
     this.#console?.destroy();
+    await Promise.all(this.#bridges.map((bridge) => bridge.stop('SIGTERM', 2000)));
     await rm(this.configDir, { recursive: true, force: true });
   }
 }
 
+/** Ports inside a namespace of its own: nothing else binds there, so fixed ones do. */
+const NETNS_PORTS: BaresipPorts = { sip: 5060, ctrl: 4444, console: 5555 };
+
+/**
+ * For a namespaced baresip: `socat UNIX-LISTEN:<configDir>/<what>.sock TCP:127.0.0.1:<port>`
+ * inside the namespace, one connection (ctrl_tcp keeps one client anyway), retrying the TCP
+ * side until baresip listens.
+ */
+function startNetnsBridge(
+  netns: BaresipNetns,
+  configDir: string,
+  what: string,
+  port: number,
+): { readonly process: ManagedProcess; readonly path: string } {
+  const path = join(configDir, `${what}.sock`);
+  const socat = requireProgram('socat', 'socat');
+  const bridge = startProcess(`socat ${what}@${netns.name}`, 'ip', [
+    'netns',
+    'exec',
+    netns.name,
+    socat,
+    `UNIX-LISTEN:${path}`,
+    `TCP:127.0.0.1:${port},retry=200,interval=0.05`,
+  ]);
+  return { process: bridge, path };
+}
+
 async function startOnce(options: BaresipOptions, binary: string): Promise<BaresipInstance> {
-  const ports: BaresipPorts = {
-    sip: await freeSipPortPair(),
-    ctrl: await freePort(),
-    console: await freePort(),
-  };
+  const netns = options.netns;
+  const ports: BaresipPorts =
+    netns === undefined
+      ? { sip: await freeSipPortPair(), ctrl: await freePort(), console: await freePort() }
+      : NETNS_PORTS;
   const configDir = await mkdtemp(join(tmpdir(), 'rampart-baresip-'));
   const accountLine = baresipAccountLine(options);
   await writeFile(join(configDir, 'config'), baresipConfig(options, ports));
@@ -785,21 +856,45 @@ async function startOnce(options: BaresipOptions, binary: string): Promise<Bares
     join(configDir, 'contacts'),
     [
       '# Written by test/helpers/baresip.ts',
-      ...(options.contacts ?? []).map((uri) => `<${uri}>`),
+      ...(options.contacts ?? []).map((uri) =>
+        options.watch?.includes(uri) === true ? `<${uri}>;presence=p2p` : `<${uri}>`,
+      ),
+      ...(options.watch ?? [])
+        .filter((uri) => options.contacts?.includes(uri) !== true)
+        .map((uri) => `<${uri}>;presence=p2p`),
       '',
     ].join('\n'),
   );
   const name = options.name ?? /^sips?:([^@]+)@/.exec(options.aor)?.[1] ?? 'baresip';
   // -s: SIP trace on stdout, the only place 1.0.0 shows a MESSAGE's 2xx.
-  const managed = startProcess(`baresip ${name}`, binary, ['-4', '-s', '-f', configDir], {
-    cwd: configDir,
-    outputCapBytes: 4 << 20,
-  });
+  const argv = ['-4', '-s', '-f', configDir];
+  const managed =
+    netns === undefined
+      ? startProcess(`baresip ${name}`, binary, argv, { cwd: configDir, outputCapBytes: 4 << 20 })
+      : startProcess(
+          `baresip ${name}@${netns.name}`,
+          'ip',
+          ['netns', 'exec', netns.name, binary, ...argv],
+          {
+            cwd: configDir,
+            outputCapBytes: 4 << 20,
+          },
+        );
   const instance = new BaresipInstance(options, managed, configDir);
   try {
     const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
-    const ctrl = await connectWithin(ports.ctrl, deadline, managed, 'ctrl_tcp');
-    const consoleSocket = await connectWithin(ports.console, deadline, managed, 'cons');
+    let ctrlTarget: CtrlTarget = { port: ports.ctrl };
+    let consoleTarget: CtrlTarget = { port: ports.console };
+    if (netns !== undefined) {
+      const ctrlBridge = startNetnsBridge(netns, configDir, 'ctrl', ports.ctrl);
+      const consoleBridge = startNetnsBridge(netns, configDir, 'console', ports.console);
+      instance.addBridge(ctrlBridge.process);
+      instance.addBridge(consoleBridge.process);
+      ctrlTarget = { path: ctrlBridge.path };
+      consoleTarget = { path: consoleBridge.path };
+    }
+    const ctrl = await connectWithin(ctrlTarget, deadline, managed, 'ctrl_tcp');
+    const consoleSocket = await connectWithin(consoleTarget, deadline, managed, 'cons');
     instance.attach(ctrl, consoleSocket);
     const created = await instance.command(
       'uanew',

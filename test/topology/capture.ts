@@ -381,3 +381,76 @@ export function sipHeader(message: CapturedSip, name: string): string[] {
     })
     .map(([, value]) => value);
 }
+
+/** The decrypted bytes of one TLS connection, both directions, in capture order. */
+export interface TlsStream {
+  /** tshark's TCP stream index. */
+  readonly stream: number;
+  /**
+   * The two ends as tshark names them (`ip:port`); tshark 4.0 names the second `:0` when it
+   * follows TLS. Node 0 sent the chunks tshark prints flush left, node 1 the indented ones.
+   */
+  readonly nodes: readonly [string, string];
+  /** Application data, chunk by chunk; `from` indexes {@link TlsStream.nodes}. */
+  readonly chunks: readonly { readonly from: 0 | 1; readonly data: Buffer }[];
+  /** Every chunk joined, both directions, as latin1 text for substring checks. */
+  readonly text: string;
+}
+
+/**
+ * Every TLS connection of a capture, decrypted with `keylogFile` (`-z follow,tls,raw`):
+ * headers and bodies alike, which {@link readSip} does not give. Connections whose keys are
+ * missing come back with no chunks.
+ */
+export async function readTlsStreams(
+  file: string,
+  options: ReadOptions = {},
+): Promise<TlsStream[]> {
+  const streams = await tsharkFields(
+    file,
+    ['tcp.stream'],
+    { ...options, displayFilter: 'tls' },
+    'f',
+  );
+  const indexes = [...new Set(streams.map(([stream]) => Number(stream)))].filter((n) =>
+    Number.isInteger(n),
+  );
+  if (indexes.length === 0) return [];
+  const args = ['-n', '-r', file, '-q'];
+  if (options.keylogFile !== undefined) args.push('-o', `tls.keylog_file:${options.keylogFile}`);
+  for (const preference of options.preferences ?? []) args.push('-o', preference);
+  for (const rule of options.decodeAs ?? []) args.push('-d', rule);
+  for (const index of indexes) args.push('-z', `follow,tls,raw,${index}`);
+  const tshark = startProcess('tshark follow', requireProgram('tshark', 'tshark'), args, {
+    outputCapBytes: 256 << 20,
+  });
+  const exit = await tshark.exited;
+  if (exit.code !== 0) {
+    throw new Error(`tshark ${args.join(' ')} failed (${String(exit.code)}):\n${tshark.stderr()}`);
+  }
+  // Each block: "Filter: tcp.stream eq N", "Node 0: a", "Node 1: b", then one hex line per
+  // chunk, indented with a tab when node 1 sent it, up to a line of "=".
+  const result: TlsStream[] = [];
+  for (const block of tshark
+    .stdout()
+    .split(/^Follow: tls,raw$/m)
+    .slice(1)) {
+    const stream = /^Filter: tcp\.stream eq (\d+)$/m.exec(block)?.[1];
+    const node0 = /^Node 0: (.*)$/m.exec(block)?.[1] ?? '';
+    const node1 = /^Node 1: (.*)$/m.exec(block)?.[1] ?? '';
+    if (stream === undefined) continue;
+    const chunks: { from: 0 | 1; data: Buffer }[] = [];
+    for (const line of block.split('\n')) {
+      const match = /^(\t?)([0-9a-f]+)$/.exec(line);
+      if (match === null) continue;
+      chunks.push({ from: match[1] === '' ? 0 : 1, data: Buffer.from(match[2] ?? '', 'hex') });
+    }
+    result.push({
+      stream: Number(stream),
+      nodes: [node0, node1],
+      chunks,
+      text: chunks.map((chunk) => chunk.data.toString('latin1')).join(''),
+    });
+  }
+  return result;
+}
