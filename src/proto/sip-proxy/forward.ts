@@ -369,6 +369,14 @@ export function planForward(
       edits.push({ type: 'set-request-uri', uri: nameAddr.value.uri });
     }
   }
+  // RFC 3261 §18.3: over UDP the body may run to the end of the datagram without a
+  // Content-Length; over a stream the next hop needs one.
+  if (!request.headers.some((h) => h.name === 'content-length'))
+    edits.push({
+      type: 'append-header',
+      name: 'Content-Length',
+      value: String(request.body.length),
+    });
   // §16.6 item 8: our Via on top.
   const firstHeader = request.headers[0];
   edits.push({

@@ -109,7 +109,13 @@ function serverKey(request: SipRequest, method: string): Result<string, Transact
   // equal to the one in the request that created the transaction, and 3. the method of the
   // request matches the one that created the transaction, except for ACK, where the method of
   // the request that created the transaction is INVITE."
-  if (branch?.startsWith(BRANCH_MAGIC_COOKIE.toLowerCase()) === true) {
+  // A bare cookie (`branch=z9hG4bK`) names no transaction: it is keyed the RFC 2543 way, so
+  // two such requests from one sent-by are not taken for one transaction.
+  if (
+    branch !== undefined &&
+    branch.length > BRANCH_MAGIC_COOKIE.length &&
+    branch.startsWith(BRANCH_MAGIC_COOKIE.toLowerCase())
+  ) {
     return ok(flat(`s|${branch}|${via.value.sentBy}|${method}`));
   }
   // RFC 2543 fallback (§17.2.3): "the INVITE request matches a transaction if the

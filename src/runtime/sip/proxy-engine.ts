@@ -1195,6 +1195,13 @@ export class SipProxyEngine {
             });
           for (const [name, value] of action.extraHeaders)
             edits.push({ type: 'append-header', name, value });
+          // RFC 3261 §18.3: a response from UDP may lack Content-Length; a stream needs it.
+          if (!action.response.headers.some((h) => h.name === 'content-length'))
+            edits.push({
+              type: 'append-header',
+              name: 'Content-Length',
+              value: String(action.response.body.length),
+            });
           if (context.hideTopology === true)
             edits.push(...this.restoredVias(context, action.response));
           const toward = this.serverFlows.get(context.serverKey);

@@ -323,6 +323,15 @@ export class RemoteUserPolicy {
     return false;
   }
 
+  /** Whether a Route value names one of the edge's internal listeners. */
+  private namesInternalSide(value: string): boolean {
+    const uri = routeUriOf(value);
+    if (uri === undefined) return false;
+    return this.options.internalListeners.some(
+      (l) => l.host.toLowerCase() === uri.host && l.port === (uri.port ?? 5060),
+    );
+  }
+
   private isOurHost(uri: SipUri): boolean {
     return this.ownHosts.has(uri.host) && this.ownPorts.has(uri.port ?? 5060);
   }
@@ -440,6 +449,12 @@ export class RemoteUserPolicy {
         ]);
       }
     }
+    // From outside a request goes to the internal next hop and nowhere else: a Route the
+    // edge does not own (an Internet host to reflect to, an internal host to reach without
+    // the Director) is refused, and so is one naming the internal side of the edge itself.
+    if (incoming.routes.length > 0) return this.refuse('route', 403, 'Forbidden Route');
+    if (incoming.consumedRoutes.some((value) => this.namesInternalSide(value)))
+      return this.refuse('route', 403, 'Forbidden Route');
     const sealedRoutes = openRoutes(this.seal, 'internal', incoming.consumedRoutes);
     if (sealedRoutes === undefined) return this.refuse('bad-token', 403, 'Forbidden Route');
     const hop = this.hops.find((h) => h.up);
