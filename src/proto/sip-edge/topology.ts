@@ -20,9 +20,11 @@ import {
   createCipheriv,
   createDecipheriv,
   createHmac,
+  createSecretKey,
   hkdfSync,
   randomBytes,
   timingSafeEqual,
+  type KeyObject,
 } from 'node:crypto';
 import type { SipEdit } from '../../codec/sip/edit.ts';
 import { parseNameAddr } from '../../codec/sip/headers.ts';
@@ -50,13 +52,12 @@ const SEP = '\n';
 
 /** Seals and opens the edge's tokens. */
 export class TopologySeal {
-  private readonly key: Buffer;
+  // KeyObjects, made once: a raw Buffer key is imported again on every cipher (~10 µs).
+  private readonly key: KeyObject;
 
   /** `secret`: the deployment's SIP secret; the key is derived from it (HKDF-SHA-256). */
   constructor(secret: string) {
-    this.key = Buffer.from(
-      hkdfSync('sha256', secret, 'rampart', 'access-edge topology hiding', 32),
-    );
+    this.key = derivedKey(secret, 'access-edge topology hiding');
   }
 
   /** A URL-safe token holding `fields`. */
@@ -86,6 +87,11 @@ export class TopologySeal {
   }
 }
 
+/** A 256-bit key for one purpose, derived from the secret (HKDF-SHA-256). */
+function derivedKey(secret: string, info: string): KeyObject {
+  return createSecretKey(Buffer.from(hkdfSync('sha256', secret, 'rampart', info, 32)));
+}
+
 /** Marks a masked Call-ID. */
 const CALL_ID_PREFIX = 'rh-';
 const SIV_BYTES = 16;
@@ -95,12 +101,12 @@ const SIV_BYTES = 16;
  * of the plaintext, checked again on opening).
  */
 export class CallIdMask {
-  private readonly macKey: Buffer;
-  private readonly encKey: Buffer;
+  private readonly macKey: KeyObject;
+  private readonly encKey: KeyObject;
 
   constructor(secret: string) {
-    this.macKey = Buffer.from(hkdfSync('sha256', secret, 'rampart', 'call-id mac', 32));
-    this.encKey = Buffer.from(hkdfSync('sha256', secret, 'rampart', 'call-id enc', 32));
+    this.macKey = derivedKey(secret, 'call-id mac');
+    this.encKey = derivedKey(secret, 'call-id enc');
   }
 
   /** The other side's view of a Call-ID: unmasked when it is one of ours, masked otherwise. */

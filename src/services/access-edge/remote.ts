@@ -71,6 +71,8 @@ interface NextHop {
   readonly port: number | undefined;
   up: boolean;
   checking: boolean;
+  /** Health checks unanswered in a row. */
+  missed: number;
 }
 
 export interface RemoteUserPolicyOptions {
@@ -143,6 +145,7 @@ export class RemoteUserPolicy {
       port: uriOf(uri)?.port,
       up: true,
       checking: false,
+      missed: 0,
     }));
     this.internalIds = new Set(options.internalListeners.map((l) => l.listenerId));
     const listeners = [...options.externalListeners, ...options.internalListeners];
@@ -274,7 +277,10 @@ export class RemoteUserPolicy {
           }, deadlineMs).unref();
         }),
       ]);
-      const up = result.kind === 'response';
+      // Refused or unreachable: down at once. No answer in time: down on the second miss in
+      // a row, as one late answer is what an overloaded edge or next hop gives too.
+      hop.missed = result.kind === 'timeout' ? hop.missed + 1 : 0;
+      const up = result.kind === 'response' || (result.kind === 'timeout' && hop.missed < 2);
       if (up !== hop.up)
         this.log.warn(
           { event: up ? 'next-hop-up' : 'next-hop-down', nextHop: hop.uri, result: result.kind },
