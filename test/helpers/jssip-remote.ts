@@ -60,14 +60,20 @@ ua.on('registered', () => {
     },
   });
 });
-ua.on('newMessage', (event: { originator: string; request: { from: { uri: { toString(): string } }; body: string } }) => {
-  if (event.originator !== 'remote') return;
-  print({
-    event: 'received',
-    from: event.request.from.uri.toString(),
-    body: event.request.body,
-  });
-  ua.stop();
-  setTimeout(() => process.exit(0), 200);
-});
+ua.on(
+  'newMessage',
+  (event: {
+    originator: string;
+    request: { from: { uri: { toString(): string } }; body: string };
+  }) => {
+    if (event.originator !== 'remote') return;
+    print({
+      event: 'received',
+      from: event.request.from.uri.toString(),
+      body: event.request.body,
+    });
+    ua.stop();
+    setTimeout(() => process.exit(0), 200);
+  },
+);
 ua.start();
