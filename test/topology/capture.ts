@@ -4,6 +4,7 @@
 import { requireProgram, sleep, startProcess } from '../helpers/process.ts';
 import type { ManagedProcess } from '../helpers/process.ts';
 import type { Role, Topology } from './netns.ts';
+import { canonicalHeaderName } from '../../src/codec/sip/parse.ts';
 
 /** Options of {@link startCapture}. */
 export interface CaptureOptions {
@@ -357,28 +358,11 @@ export async function readSip(file: string, options: ReadOptions = {}): Promise<
   return messages;
 }
 
-/** RFC 3261 §7.3.3 compact header names. */
-const COMPACT_NAMES: Readonly<Record<string, string>> = {
-  i: 'call-id',
-  m: 'contact',
-  e: 'content-encoding',
-  l: 'content-length',
-  c: 'content-type',
-  f: 'from',
-  s: 'subject',
-  k: 'supported',
-  t: 'to',
-  v: 'via',
-};
-
 /** Every value of header `name` (case-insensitive, compact forms included), in order. */
 export function sipHeader(message: CapturedSip, name: string): string[] {
-  const wanted = name.toLowerCase();
+  const wanted = canonicalHeaderName(name);
   return message.headers
-    .filter(([header]) => {
-      const lower = header.toLowerCase();
-      return (COMPACT_NAMES[lower] ?? lower) === wanted;
-    })
+    .filter(([header]) => canonicalHeaderName(header) === wanted)
     .map(([, value]) => value);
 }
 
