@@ -237,14 +237,12 @@ export class SipProxyEngine {
     ]);
     const ports = new Set<number>(options.listeners.map((l) => l.port));
     if (options.udpOutbound !== undefined) ports.add(options.udpOutbound.port);
+    const namesUs = (uri: SipUri): boolean =>
+      hosts.has(uri.host) && ports.has(uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060));
     this.identity = {
-      isLocalUri: (uri: SipUri) =>
-        uri.user === undefined &&
-        hosts.has(uri.host) &&
-        ports.has(uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060)),
+      isLocalUri: (uri: SipUri) => uri.user === undefined && namesUs(uri),
       // A Route naming us may carry a flow token in its user part (RFC 5626 §5.3).
-      isLocalRoute: (uri: SipUri) =>
-        hosts.has(uri.host) && ports.has(uri.port ?? (uri.scheme === 'sips' ? 5061 : 5060)),
+      isLocalRoute: namesUs,
       isLocalSentBy: (host, port) => hosts.has(host.toLowerCase()) && ports.has(port ?? 5060),
       supportedExtensions: [],
     };
