@@ -31,6 +31,18 @@ function getOrCreate<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
 }
 
+/** A service's own counter, get-or-create in `registry` like the shared ones. */
+export function counterIn<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+): Counter<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing instanceof Counter) return existing;
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
 /** SIP messages received and sent, by `direction` (`in`/`out`) and `kind` (method or status class). */
 export function sipMessagesTotal(registry: Registry): Counter<'service' | 'direction' | 'kind'> {
   return getOrCreate(

@@ -9,7 +9,7 @@
  * Path tokens). Both ways Via, Record-Route and Contact of one side are hidden from the other
  * (../../proto/sip-edge/topology.ts). Floods are banned per source address and per user.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Counter, type Registry } from 'prom-client';
 import type { SipEdit } from '../../codec/sip/edit.ts';
 import { parseNameAddr } from '../../codec/sip/headers.ts';
 import type { SipRequest, SipResponse } from '../../codec/sip/message.ts';
@@ -17,6 +17,7 @@ import { header } from '../../codec/sip/parse.ts';
 import { parseSipUri, type SipUri } from '../../codec/sip/uri.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { LocatedTarget } from '../../proto/locate/types.ts';
+import { counterIn as counter } from '../../runtime/metrics.ts';
 import { FloodGuard } from '../../proto/sip-edge/flood.ts';
 import {
   checkRemoteRequest,
@@ -85,17 +86,6 @@ export interface RemoteUserPolicyOptions {
   readonly transport: SipTransportLayer;
   readonly registry: Registry;
   readonly logger: Logger;
-}
-
-function counter<L extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: readonly L[],
-): Counter<L> {
-  const existing = registry.getSingleMetric(name);
-  if (existing instanceof Counter) return existing;
-  return new Counter({ name, help, labelNames: [...labelNames], registers: [registry] });
 }
 
 function uriOf(text: string): SipUri | undefined {

@@ -7,7 +7,8 @@
  * Requests from the deployment's servers (mutual TLS) are proxied as routing says.
  */
 import { isIP } from 'node:net';
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
+import { counterIn } from '../../runtime/metrics.ts';
 import type { SipRequest } from '../../codec/sip/message.ts';
 import { toTag } from '../../codec/sip/headers.ts';
 import { header } from '../../codec/sip/parse.ts';
@@ -77,15 +78,12 @@ function domainOf(uri: string): string | undefined {
 }
 
 function counter(registry: Registry): Counter<'outcome'> {
-  const name = 'rampart_director_auth_total';
-  const existing = registry.getSingleMetric(name);
-  if (existing instanceof Counter) return existing;
-  return new Counter({
-    name,
-    help: 'Requests the Director authenticated, by outcome (ok, challenge, forbidden, bad-request)',
-    labelNames: ['outcome'],
-    registers: [registry],
-  });
+  return counterIn(
+    registry,
+    'rampart_director_auth_total',
+    'Requests the Director authenticated, by outcome (ok, challenge, forbidden, bad-request)',
+    ['outcome'],
+  );
 }
 
 /** Binds the Director's listeners and starts authenticating and routing. */

@@ -1,16 +1,6 @@
 /** The Front End's own counters (the SIP engine's come from runtime/sip/metrics). */
-import { Counter, type Registry } from 'prom-client';
-
-function counter<L extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: readonly L[],
-): Counter<L> {
-  const existing = registry.getSingleMetric(name);
-  if (existing instanceof Counter) return existing;
-  return new Counter({ name, help, labelNames, registers: [registry] });
-}
+import type { Counter, Registry } from 'prom-client';
+import { counterIn as counter } from '../../runtime/metrics.ts';
 
 export class FrontEndMetrics {
   private readonly authTotal: Counter<'outcome'>;
