@@ -15,6 +15,10 @@ import type { Endpoint, RunningService } from '../../src/lib/endpoint.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { startAccessEdge } from '../../src/services/access-edge/index.ts';
 import { createTestAuthority } from '../../src/transport/testing.ts';
+import { configSchema } from '../../src/config/schema.ts';
+
+/** The Access Edge's defaults; the tests override what they exercise. */
+const EDGE_DEFAULTS = configSchema.parse({})['access-edge'];
 
 const CORPUS = new URL('../../../shared/corpus/rfc4475/', import.meta.url);
 
@@ -124,14 +128,8 @@ describe('access edge under hostile input', () => {
           ws: 0,
           wss: null,
         },
-        internal: {
-          host: '127.0.0.1',
-          tls: null,
-          tcp: null,
-          nextHop: null,
-          hiddenHosts: [],
-          healthCheckIntervalMs: 2000,
-        },
+        // Plain proxy: no internal next hop, so no remote-user policy.
+        internal: { ...EDGE_DEFAULTS.internal, tls: null },
         remoteAccess: true,
         routes: [{ domain: 'example.test', nextHop: `sip:127.0.0.1:${uas.port};transport=udp` }],
         dns: { servers: [] },
@@ -142,10 +140,10 @@ describe('access edge under hostile input', () => {
           maxConnections: 2000,
           handshakeTimeoutMs: 1500,
           idleTimeoutMs: 3000,
-          maxHeaders: 100,
-          messagesPerSecondPerIp: 100000,
-          messagesPerSecondPerUser: 100000,
-          banSeconds: 60,
+          maxHeaders: EDGE_DEFAULTS.limits.maxHeaders,
+          messagesPerSecondPerIp: EDGE_DEFAULTS.limits.messagesPerSecondPerIp,
+          messagesPerSecondPerUser: EDGE_DEFAULTS.limits.messagesPerSecondPerUser,
+          banSeconds: EDGE_DEFAULTS.limits.banSeconds,
         },
         timers: { t1Ms: 500, t2Ms: 4000, t4Ms: 5000 },
       },

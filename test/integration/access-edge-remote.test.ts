@@ -85,15 +85,20 @@ async function startOurDirector(port: number, feServer: number): Promise<Running
   });
 }
 
-async function remote(user: string): Promise<SipUa> {
+/** A remote user connected to an edge's TLS listener (by default the main edge's). */
+async function remote(
+  user: string,
+  options: { password?: string; domain?: string; localAddress?: string; port?: number } = {},
+): Promise<SipUa> {
   const ua = await SipUa.connect({
     host: '127.0.0.1',
-    port: edgeTls,
+    port: options.port ?? edgeTls,
     transport: 'tls',
     user,
-    password: `${user}-pw`,
+    password: options.password ?? `${user}-pw`,
+    ...(options.domain === undefined ? {} : { domain: options.domain }),
     ca: tls.ca,
-    localAddress: REMOTE,
+    localAddress: options.localAddress ?? REMOTE,
   });
   clients.push(ua);
   return ua;
@@ -413,17 +418,7 @@ describe('Access Edge: remote users', () => {
       403,
     );
     // Only users of our domains come in as remote users.
-    const mallory = await SipUa.connect({
-      host: '127.0.0.1',
-      port: edgeTls,
-      transport: 'tls',
-      user: 'mallory',
-      domain: 'evil.test',
-      password: 'x',
-      ca: tls.ca,
-      localAddress: REMOTE,
-    });
-    clients.push(mallory);
+    const mallory = await remote('mallory', { domain: 'evil.test', password: 'x' });
     assert.equal(
       (await mallory.request('MESSAGE', alice.aor, { authenticate: false })).status,
       403,
@@ -473,16 +468,7 @@ describe('Access Edge: remote users', () => {
   });
 
   test('one user sending too fast is banned (503 Retry-After) while others are served', async () => {
-    const flooder = await SipUa.connect({
-      host: '127.0.0.1',
-      port: edgeTls,
-      transport: 'tls',
-      user: 'flooder',
-      password: 'x',
-      ca: tls.ca,
-      localAddress: '127.0.0.7',
-    });
-    clients.push(flooder);
+    const flooder = await remote('flooder', { password: 'x', localAddress: '127.0.0.7' });
     // Default limit: 50 requests/s per user, a burst of 100. Sequential requests are not
     // paced, so the burst runs out well within the 150.
     const statuses: number[] = [];
@@ -508,16 +494,10 @@ describe('Access Edge: remote users', () => {
     // failures per client address, which the edge names in P-Rampart-Source.
     const statuses: number[] = [];
     for (let user = 1; user <= 5; user++) {
-      const intruder = await SipUa.connect({
-        host: '127.0.0.1',
-        port: edgeTls,
-        transport: 'tls',
-        user: `intruder${String(user)}`,
+      const intruder = await remote(`intruder${String(user)}`, {
         password: 'wrong',
-        ca: tls.ca,
         localAddress: '127.0.0.8',
       });
-      clients.push(intruder);
       for (let i = 0; i < 5; i++)
         statuses.push((await intruder.request('MESSAGE', alice.aor, { body: 'x' })).status);
     }
@@ -551,21 +531,12 @@ describe('Access Edge: remote users', () => {
     const closed = await start({ remoteAccess: false }, [director]);
     const strict = await start({ limits: { ...defaults.limits, maxHeaders: 16 } }, [director]);
     try {
-      const connect = async (service: RunningService, user: string) => {
-        const ua = await SipUa.connect({
-          host: '127.0.0.1',
+      const connect = (service: RunningService, user: string) =>
+        remote(user, {
           port:
             service.endpoints.find((e) => e.transport === 'tls' && e.side === 'external')?.port ??
             0,
-          transport: 'tls',
-          user,
-          password: `${user}-pw`,
-          ca: tls.ca,
-          localAddress: REMOTE,
         });
-        clients.push(ua);
-        return ua;
-      };
       // The health check finds the first hop dead within its interval; then all goes to the second.
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.deepEqual(

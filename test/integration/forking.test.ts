@@ -10,6 +10,10 @@ import type { SipRequest } from '../../src/codec/sip/message.ts';
 import type { RunningService } from '../../src/lib/endpoint.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { startAccessEdge } from '../../src/services/access-edge/index.ts';
+import { configSchema } from '../../src/config/schema.ts';
+
+/** The Access Edge's defaults; the tests override what they exercise. */
+const EDGE_DEFAULTS = configSchema.parse({})['access-edge'];
 
 interface Ua {
   readonly socket: Socket;
@@ -75,14 +79,8 @@ before(async () => {
         ws: null,
         wss: null,
       },
-      internal: {
-        host: '127.0.0.1',
-        tls: null,
-        tcp: null,
-        nextHop: null,
-        hiddenHosts: [],
-        healthCheckIntervalMs: 2000,
-      },
+      // Plain proxy: no internal next hop, so no remote-user policy.
+      internal: { ...EDGE_DEFAULTS.internal, tls: null },
       remoteAccess: true,
       routes: [
         {
@@ -101,10 +99,10 @@ before(async () => {
         maxConnections: 100,
         handshakeTimeoutMs: 5000,
         idleTimeoutMs: 60000,
-        maxHeaders: 100,
-        messagesPerSecondPerIp: 100000,
-        messagesPerSecondPerUser: 100000,
-        banSeconds: 60,
+        maxHeaders: EDGE_DEFAULTS.limits.maxHeaders,
+        messagesPerSecondPerIp: EDGE_DEFAULTS.limits.messagesPerSecondPerIp,
+        messagesPerSecondPerUser: EDGE_DEFAULTS.limits.messagesPerSecondPerUser,
+        banSeconds: EDGE_DEFAULTS.limits.banSeconds,
       },
       timers: { t1Ms: 500, t2Ms: 4000, t4Ms: 5000 },
     },
