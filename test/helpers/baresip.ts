@@ -693,8 +693,20 @@ class BaresipInstance implements Baresip {
       () => {
         const outcome = this.#registrationOutcome();
         if (outcome === undefined) return undefined;
-        if (outcome.ok) return true;
-        return new Error(`${this.name}: REGISTER_FAIL ${outcome.reason}\n${this.log}`);
+        if (!outcome.ok) {
+          return new Error(`${this.name}: REGISTER_FAIL ${outcome.reason}\n${this.log}`);
+        }
+        // ctrl_tcp (the event) and stdout (the trace) are two pipes: the event can come
+        // first. Callers read the trace next, so wait until it holds the 2xx too.
+        return this.#traced.some(
+          (m) =>
+            m.cseqMethod === 'REGISTER' &&
+            m.status !== undefined &&
+            m.status >= 200 &&
+            m.status < 300,
+        )
+          ? true
+          : undefined;
       },
       timeoutMs,
       'REGISTER_OK',
