@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages whose programs the tests run (sipp, kamailio + TLS/WebSocket modules, socat, ...).
-REQUIRED_PACKAGES="sip-tester kamailio kamailio-tls-modules kamailio-websocket-modules socat dnsmasq openssl coturn chromium slapd ldap-utils baresip iproute2 nftables procps tshark"
+REQUIRED_PACKAGES="sip-tester kamailio kamailio-tls-modules kamailio-websocket-modules socat dnsmasq openssl coturn chromium slapd ldap-utils baresip iproute2 nftables procps tshark nginx wrk"
 
 missing_packages() {
   local pkg status

@@ -14,9 +14,12 @@ import {
 } from '../config/index.ts';
 import { loadTlsMaterial } from '../store/tls-material.ts';
 import { EXIT_CODES } from './exit-codes.ts';
+import { registerFederationCommands } from './federation.ts';
+import { registerAbsCommands } from './abs.ts';
 import { registerGroupCommands } from './group.ts';
 import { start } from './start.ts';
 import { credentialsText, disconnect, sessionsText } from './turn.ts';
+import { registerUpdatesCommands } from './updates.ts';
 import { registerUserCommands } from './user.ts';
 
 const packageJson = JSON.parse(
@@ -155,6 +158,9 @@ export function buildProgram(): Command {
   const directoryContext = { common, load: loadOrExit };
   registerUserCommands(program, directoryContext);
   registerGroupCommands(program, directoryContext);
+  registerAbsCommands(program, directoryContext);
+  registerUpdatesCommands(program, directoryContext);
+  registerFederationCommands(program, directoryContext);
   return program;
 }
 

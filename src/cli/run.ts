@@ -14,10 +14,13 @@ import { startAccessEdge } from '../services/access-edge/index.ts';
 import { startAvEdge } from '../services/av-edge/index.ts';
 import { startDirector } from '../services/director/index.ts';
 import { startFrontEnd } from '../services/front-end/index.ts';
+import { startReverseProxy } from '../services/reverse-proxy/index.ts';
+import { startWebServices } from '../services/web-services/index.ts';
 import type { Directory } from '../store/directory.ts';
 import { SqliteDurableStore, type DurableStore } from '../store/durable-store.ts';
 import { openDirectory } from '../store/open-directory.ts';
 import { loadTlsMaterial, type TlsMaterial } from '../store/tls-material.ts';
+import { FEDERATION_STORE_FILE } from '../store/federation-store.ts';
 import { loadOrCreateSipSecret, loadOrCreateTurnSecret } from '../store/turn-secret.ts';
 import { EXIT_CODES, type ExitCode } from './exit-codes.ts';
 
@@ -196,8 +199,11 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     const internal: RunningService[] = [];
     const runInternal =
       (worker === undefined || worker.index === 0) &&
-      (config.director.enabled || config['front-end'].enabled);
+      (config.director.enabled || config['front-end'].enabled || config['web-services'].enabled);
     let directorUri: string | undefined;
+    // The Access Edge's internal side, where the Front End sends requests for other domains
+    // (federation); known once the edge has started, after the Front End.
+    let federationEdgeUri: string | undefined;
     if (runInternal) {
       directory = await openDirectory(config.directory, config.dataDir);
       const sipSecret = loadOrCreateSipSecret(config.dataDir);
@@ -223,6 +229,12 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
           tls: serverTls,
           logger,
           registry,
+          federation: {
+            edgeUri: () => config['front-end'].federationNextHop ?? federationEdgeUri,
+            providerDomains: config['access-edge'].federation.providers.flatMap((p) =>
+              p.enabled ? p.domains : [],
+            ),
+          },
         });
         internal.push(frontEnd);
         const server = frontEnd.endpoints.find(
@@ -250,6 +262,19 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         );
         if (edgeFacing !== undefined) directorUri = `sip:${hostPort(edgeFacing)};transport=tls`;
       }
+      if (config['web-services'].enabled) {
+        const web = config['web-services'];
+        internal.push(
+          await startWebServices({
+            config: web,
+            dataDir: config.dataDir,
+            directory,
+            tls,
+            logger,
+            registry,
+          }),
+        );
+      }
       services.push(...closingTogether(internal, directory, store));
     }
     if (config['access-edge'].enabled) {
@@ -267,38 +292,59 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         Object.fromEntries(
           Object.entries(portsOf(prefix)).map(([key, port]) => [key.replace(/\/0$/, ''), port]),
         );
+      const accessEdge = await startAccessEdge({
+        config: edge,
+        domains: config.domains,
+        tls,
+        sni: edge.external.certificates.map((c, i) => {
+          try {
+            return {
+              names: c.names,
+              cert: readFileSync(c.certFile, 'utf8'),
+              key: readFileSync(c.keyFile, 'utf8'),
+            };
+          } catch (error) {
+            throw new RampartError(
+              ERROR_CODES.CONFIG,
+              `access-edge.external.certificates.${String(i)}: ${String(error)}`,
+            );
+          }
+        }),
+        // The remote-user policy sends everything from outside to this deployment's Director.
+        ...(directorUri === undefined ? {} : { defaultNextHops: [directorUri] }),
+        secret: loadOrCreateSipSecret(config.dataDir),
+        federationStorePath: join(config.dataDir, FEDERATION_STORE_FILE),
+        logger,
+        registry,
+        ...(worker === undefined
+          ? {}
+          : {
+              worker: {
+                ports: byTransport('access-edge/external/'),
+                internalPorts: byTransport('access-edge/internal/'),
+              },
+            }),
+      });
+      services.push(accessEdge);
+      const internalTls = accessEdge.endpoints.find(
+        (e) => e.side === 'internal' && e.transport === 'tls',
+      );
+      if (edge.federation.enabled && internalTls !== undefined)
+        federationEdgeUri = `sip:${hostPort(internalTls)};transport=tls`;
+    }
+    if (config['reverse-proxy'].enabled) {
+      // Every worker runs the proxy on the shared port (SO_REUSEPORT).
       services.push(
-        await startAccessEdge({
-          config: edge,
-          domains: config.domains,
+        await startReverseProxy({
+          config: config['reverse-proxy'],
           tls,
-          sni: edge.external.certificates.map((c, i) => {
-            try {
-              return {
-                names: c.names,
-                cert: readFileSync(c.certFile, 'utf8'),
-                key: readFileSync(c.keyFile, 'utf8'),
-              };
-            } catch (error) {
-              throw new RampartError(
-                ERROR_CODES.CONFIG,
-                `access-edge.external.certificates.${String(i)}: ${String(error)}`,
-              );
-            }
-          }),
-          // The remote-user policy sends everything from outside to this deployment's Director.
-          ...(directorUri === undefined ? {} : { defaultNextHops: [directorUri] }),
-          secret: loadOrCreateSipSecret(config.dataDir),
+          dataDir: config.dataDir,
+          defaultHosts: [...config.tls.names, ...config.domains],
           logger,
           registry,
           ...(worker === undefined
             ? {}
-            : {
-                worker: {
-                  ports: byTransport('access-edge/external/'),
-                  internalPorts: byTransport('access-edge/internal/'),
-                },
-              }),
+            : { worker: { port: portsOf('reverse-proxy/external/https/')['0'] } }),
         }),
       );
     }

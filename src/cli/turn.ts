@@ -21,7 +21,7 @@ export function credentialsText(config: RampartConfig, user: string, ttlSeconds:
 }
 
 /** The admin base URL of the running deployment: endpoints.json first, else the config. */
-function adminBase(config: RampartConfig): string {
+export function adminBase(config: RampartConfig): string {
   try {
     const endpoints = JSON.parse(
       readFileSync(join(config.dataDir, 'endpoints.json'), 'utf8'),

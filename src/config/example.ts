@@ -71,6 +71,37 @@ access-edge:
     hiddenHosts: []          # internal names/addresses a request from outside may not name
     healthCheckIntervalMs: 2000  # OPTIONS to each next hop; all down → 503 Retry-After
   remoteAccess: true         # false: every remote user is refused (403)
+  # Federation: partner organisations and public IM providers, edge to edge over mutual
+  # TLS. A partner's From domain (and P-Asserted-Identity) must be covered by its
+  # certificate (RFC 5922); partners never speak for our domains. Requests from inside for
+  # other domains go to the partner's edge: the allow list's "edge", else the
+  # _sipfederationtls._tcp.<domain> SRV record, else RFC 3263. "rampart federation
+  # allow|block|remove DOMAIN" keeps more entries in <dataDir>/edge-policy.sqlite (read
+  # within a second); per user, the directory's federation / publicIm policy applies.
+  federation:
+    enabled: false
+    discovery: false         # open federation: domains on no list found by DNS, throttled
+    caFiles: []              # CAs for partners' certificates, besides the deployment's
+    systemCas: true          # also the public CAs Node.js ships
+    connectionsPerPartner: 1 # mutual-TLS connections per partner, used both ways
+    maxPendingPerPartner: 200  # requests waiting for a partner connection; more → 503
+    allow: []
+    #  - domain: partner.example
+    #    edge: sip.partner.example   # null: DNS SRV
+    #    port: 5061
+    #    verification: verified      # throttled: the "discovered" limits apply
+    block: []                # e.g. ["spam.example", "*.bad.example"]
+    providers: []
+    #  - name: chat
+    #    domains: ["chat.example"]
+    #    edge: fed.chat.example
+    #    port: 5061
+    #    enabled: true
+    #    allowMedia: false          # IM and presence only unless true
+    discovered:              # limits on discovered partners; over → refused, watch list
+      maxLocalUsers: 1000    # distinct local users one partner may contact per window
+      windowSeconds: 3600
+      messagesPerSecond: 20  # burst twice that
   # Static next hops: requests whose Request-URI host matches "domain" (exact,
   # "*.suffix" or "*") go to "nextHop". Without a match, RFC 3263 DNS resolution.
   routes: []
@@ -195,6 +226,7 @@ front-end:
   tcp: 5080
   tls: 5081
   serverTls: 5082            # mutual TLS (deployment CA) for the Director
+  # federationNextHop: sip:203.0.113.1:5065;transport=tls   # the Access Edge's internal side, for other domains; default: this process's edge
   registrar:
     minExpiresSeconds: 60    # shorter: 423 Interval Too Brief
     maxExpiresSeconds: 7200
@@ -214,4 +246,85 @@ front-end:
     windowSeconds: 900
     baseLockSeconds: 60
     maxLockSeconds: 3600
+
+# Internal web services behind the HTTP reverse proxy (HTTPS; the proxy presents the
+# deployment certificate as a TLS client certificate): address book (/abs/), distribution
+# list expansion (/dl/), meeting content (/meetings/), device updates (/updates/), and
+# /auth/verify for the proxy's forms sign-in. Files live under <dataDir>/web-services.
+web-services:
+  enabled: true
+  host: 127.0.0.1
+  port: 8444                 # https; 0 = ephemeral, null = off
+  publicBaseUrl: null        # URL devices are sent to (e.g. https://web.example.test); null: this listener
+  abs:
+    dailyAt: "01:30"         # UTC time of the daily full + delta generation; null: none
+    intervalMinutes: 0       # also every N minutes (0: daily and on demand only)
+    keepDays: 30             # older full and delta files are removed
+  dl:
+    maxMembers: 1000         # a list expanding to more users answers 413
+    maxGroups: 1000          # nested lists visited at most per expansion
+  meetings:
+    maxFileBytes: 52428800   # 50 MiB per file (413 beyond)
+    maxFilesPerMeeting: 100
+    allowedContentTypes:     # the body must also look like the type it claims (415)
+      - application/pdf
+      - image/png
+      - image/jpeg
+      - image/gif
+      - text/plain
+      - application/vnd.openxmlformats-officedocument.presentationml.presentation
+      - application/vnd.openxmlformats-officedocument.wordprocessingml.document
+      - application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
+  updates:
+    maxPackageBytes: 1073741824   # largest package rampart updates publish accepts
+  auth:                      # password checks (HTTP Basic, /auth/verify): per-user lockout
+    maxFailures: 5
+    windowSeconds: 900
+    lockSeconds: 60
+
+# HTTP reverse proxy (perimeter): one HTTPS listener that publishes only the listed path
+# prefixes, each to an internal web service over HTTPS (mutual TLS: the deployment
+# certificate is presented, so the service can trust X-Rampart-User). Everything else: 404.
+reverse-proxy:
+  enabled: false             # off by default; with no routes it answers 404 to everything
+  external:
+    host: 127.0.0.1
+    port: 8443               # https; 0 = ephemeral
+    hosts: []                # Host values served (421 otherwise); [] = tls.names, localhost, the domains
+    certificates: []         # by SNI, like access-edge.external.certificates
+  routes: []
+  #  - prefix: /abs/                    # normalised path under this prefix → this upstream
+  #    upstream: https://127.0.0.1:8444
+  #    auth: none                       # none (pass-through) | forms (signed-in session)
+  #    maxBodyBytes: 1048576            # 413 beyond
+  #    websocket: false                 # relay WebSocket upgrades on this route
+  #    connections: 64                  # keep-alive pool to the upstream
+  #    timeouts: { upstreamHeadersMs: 30000, upstreamBodyMs: 60000 }   # 504 beyond
+  #  - prefix: /webaccess/
+  #    upstream: https://127.0.0.1:8444
+  #    auth: forms
+  trustedProxies: []         # CIDRs whose X-Forwarded-*/Forwarded are appended to, not replaced
+  limits:
+    maxHeaderBytes: 16384    # request line + headers (431)
+    maxHeaderCount: 100      # header lines (431)
+    maxUrlBytes: 4096        # request target (414)
+    maxRequestsPerConnection: 0   # 0: unlimited
+  timeouts:
+    headersMs: 10000         # whole request head (408; slowloris)
+    requestMs: 300000        # whole request (408)
+    idleMs: 60000            # idle keep-alive connection
+  signIn:                    # forms sign-in, used by routes with auth: forms
+    path: /signin            # GET: the form; POST: sign in (CSRF token, then verifyUrl)
+    signOutPath: /signout
+    verifyUrl: null          # e.g. https://127.0.0.1:8444/auth/verify: POST {user, password} → 200 {sipUri, displayName} | 401
+    idleMinutes: 30
+    maxHours: 12
+    lockout:                 # per user; per source address addressFactor times as many
+      maxFailures: 5
+      windowSeconds: 900
+      baseLockSeconds: 60    # doubling per lockout, up to maxLockSeconds
+      maxLockSeconds: 3600
+      addressFactor: 4
+  sessionSecretFile: null    # null: <dataDir>/reverse-proxy-session-secret (share it between proxies)
+  accessLog: true            # one JSON line per request (event "access")
 `;

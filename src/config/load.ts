@@ -152,12 +152,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Result<RampartConfi
   config.tls.certFile = config.tls.certFile === null ? null : absolute(config.tls.certFile);
   config.tls.keyFile = config.tls.keyFile === null ? null : absolute(config.tls.keyFile);
   config.tls.caFile = config.tls.caFile === null ? null : absolute(config.tls.caFile);
+  const federation = config['access-edge'].federation;
+  federation.caFiles = federation.caFiles.map(absolute);
   if (options.ephemeralPorts === true) {
     config.admin.port = 0;
     const external = config['access-edge'].external;
     for (const transport of ['udp', 'tcp', 'ws', 'wss'] as const) {
       if (external[transport] !== null) external[transport] = 0;
     }
+    if (config['web-services'].port !== null) config['web-services'].port = 0;
+    const edgeInternal = config['access-edge'].internal;
+    if (edgeInternal.tls !== null) edgeInternal.tls = 0;
+    if (edgeInternal.tcp !== null) edgeInternal.tcp = 0;
     const edgeTls = external.tls;
     if (edgeTls !== null) external.tls = Array.isArray(edgeTls) ? edgeTls.map(() => 0) : 0;
     const av = config['av-edge'];

@@ -4,6 +4,8 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { reverseProxySchema } from './reverse-proxy-schema.ts';
+import { webServicesSchema } from './web-services-schema.ts';
 
 /** A DNS name: dot-separated labels of letters, digits and inner hyphens. */
 const DNS_NAME =
@@ -112,6 +114,61 @@ const accessEdgeSchema = z
       .prefault({}),
     /** Remote users may sign in from outside (per user, the Director's remoteAccess policy). */
     remoteAccess: z.boolean().default(true),
+    /**
+     * Federation with partner organisations and public IM providers, edge to edge over
+     * mutual TLS. Partners present certificates; the domain they claim must be one their
+     * certificate covers (RFC 5922).
+     */
+    federation: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** Open federation: a domain on no list is found by DNS SRV and throttled. */
+        discovery: z.boolean().default(false),
+        /** CA certificates (PEM files) trusted for partners' certificates, besides the deployment's. */
+        caFiles: z.array(z.string().min(1)).default([]),
+        /** Also trust the public CAs Node.js ships (partners with commercial certificates). */
+        systemCas: z.boolean().default(true),
+        /** Mutual-TLS connections kept per partner, used both ways. */
+        connectionsPerPartner: z.number().int().min(1).max(16).default(1),
+        /** Requests waiting for a partner connection; more are refused at once (503). */
+        maxPendingPerPartner: z.number().int().min(1).max(10000).default(200),
+        /** Partners: a domain (or `*.suffix`), its edge's FQDN (else DNS), how far trusted. */
+        allow: z
+          .array(
+            z.strictObject({
+              domain: domainPattern,
+              edge: hostOrAddress.nullable().default(null),
+              port: port.default(5061),
+              verification: z.enum(['verified', 'throttled']).default('verified'),
+            }),
+          )
+          .default([]),
+        /** Domains (or `*.suffix`) never federated with, whatever else says. */
+        block: z.array(domainPattern).default([]),
+        /** Public IM providers: federation with a provider profile (IM and presence only). */
+        providers: z
+          .array(
+            z.strictObject({
+              name: z.string().min(1),
+              domains: z.array(domainPattern).min(1),
+              edge: hostOrAddress,
+              port: port.default(5061),
+              enabled: z.boolean().default(true),
+              /** INVITE (audio/video) with the provider's users. */
+              allowMedia: z.boolean().default(false),
+            }),
+          )
+          .default([]),
+        /** Limits on discovered partners (and allow-listed ones marked `throttled`). */
+        discovered: z
+          .strictObject({
+            maxLocalUsers: z.number().int().min(1).default(1000),
+            windowSeconds: z.number().int().min(1).default(3600),
+            messagesPerSecond: z.number().int().min(1).default(20),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     /** Static next hops by domain (exact, `*.suffix` or `*`); no match → RFC 3263 resolution. */
     routes: z
       .array(
@@ -200,6 +257,11 @@ const frontEndSchema = z
     tls: optionalPort.default(5081),
     /** Mutual TLS for the Director (certificates from the deployment's CA). */
     serverTls: optionalPort.default(5082),
+    /**
+     * Where requests for other domains (federation) go: the Access Edge's internal listener,
+     * e.g. `sip:203.0.113.1:5065;transport=tls`. Null: this process's own Access Edge.
+     */
+    federationNextHop: sipUri.nullable().default(null),
     registrar: z
       .strictObject({
         minExpiresSeconds: z.number().int().min(1).default(60),
@@ -444,6 +506,8 @@ export const configSchema = z
     directory: directorySchema,
     director: directorSchema,
     'front-end': frontEndSchema,
+    'web-services': webServicesSchema,
+    'reverse-proxy': reverseProxySchema,
   })
   .superRefine((config, context) => {
     // Stream listeners (TCP, TLS, WS, WSS, the admin HTTP) cannot share a fixed port on one
@@ -507,6 +571,11 @@ export const configSchema = z
       claim(av.external.host, av.external.udp, ['av-edge', 'external', 'udp'], 'udp');
       claim(av.internal.host, av.internal.udp, ['av-edge', 'internal', 'udp'], 'udp');
     }
+    const web = config['web-services'];
+    if (web.enabled) claim(web.host, web.port, ['web-services', 'port']);
+    const proxy = config['reverse-proxy'];
+    if (proxy.enabled)
+      claim(proxy.external.host, proxy.external.port, ['reverse-proxy', 'external', 'port']);
   })
   .transform((config) => ({
     ...config,
@@ -547,3 +616,7 @@ export type DirectorConfig = RampartConfig['director'];
 export type FrontEndConfig = RampartConfig['front-end'];
 /** A log level name. */
 export type LogLevel = RampartConfig['log']['level'];
+/** The `web-services` section: what `startWebServices` receives. */
+export type WebServicesConfig = RampartConfig['web-services'];
+/** The `reverse-proxy` section: what `startReverseProxy` receives. */
+export type ReverseProxyConfig = RampartConfig['reverse-proxy'];

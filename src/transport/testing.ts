@@ -73,7 +73,8 @@ export interface TestCredentials {
 /** A CA that issues test certificates. */
 export interface TestAuthority extends TestCredentials {
   /** Issues a leaf certificate for `commonName`, valid for `localhost` and 127.0.0.1. */
-  issue(commonName: string): Promise<TestCredentials>;
+  /** A certificate for `commonName` (and `moreNames`), localhost and 127.0.0.1. */
+  issue(commonName: string, moreNames?: readonly string[]): Promise<TestCredentials>;
 }
 
 let serial = 1;
@@ -105,7 +106,7 @@ export async function createTestAuthority(name = 'Rampart Test CA'): Promise<Tes
   return {
     cert: caCert.toString('pem'),
     key: await exportKey(caKeys.privateKey),
-    issue: async (commonName) => {
+    issue: async (commonName, moreNames = []) => {
       const keys = await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
       const cert = await x509.X509CertificateGenerator.create({
         serialNumber: (serial++).toString(16).padStart(2, '0'),
@@ -125,6 +126,7 @@ export async function createTestAuthority(name = 'Rampart Test CA'): Promise<Tes
           new x509.SubjectAlternativeNameExtension([
             { type: 'dns', value: 'localhost' },
             { type: 'dns', value: commonName },
+            ...moreNames.map((value) => ({ type: 'dns' as const, value })),
             { type: 'ip', value: '127.0.0.1' },
           ]),
         ],

@@ -131,6 +131,7 @@ describe('access edge under hostile input', () => {
         // Plain proxy: no internal next hop, so no remote-user policy.
         internal: { ...EDGE_DEFAULTS.internal, tls: null },
         remoteAccess: true,
+        federation: EDGE_DEFAULTS.federation,
         routes: [{ domain: 'example.test', nextHop: `sip:127.0.0.1:${uas.port};transport=udp` }],
         dns: { servers: [] },
         recordRoute: true,

@@ -434,6 +434,26 @@ describe('Access Edge: remote users', () => {
     assert.equal(method.status, 405);
   });
 
+  test('an anonymous guest reaches meetings only: marked, unchallenged, nothing else', async () => {
+    const guest = await remote('anonymous', { domain: 'anonymous.invalid', password: 'x' });
+    const ask = async (method: string, uri: string) =>
+      guest.request(method, uri, { authenticate: false });
+    // The edge: methods of a meeting guest, our domains only.
+    assert.equal((await ask('REGISTER', `sip:${DOMAIN}`)).status, 405);
+    assert.equal((await ask('PUBLISH', alice.aor)).status, 405);
+    const elsewhere = await ask('MESSAGE', 'sip:dave@elsewhere.example');
+    assert.deepEqual([elsewhere.status, elsewhere.reason], [403, 'Not Our Domain']);
+    // The Director: no challenge for a guest, but a user is not a meeting.
+    const user = await ask('MESSAGE', alice.aor);
+    assert.deepEqual([user.status, user.reason], [403, 'Anonymous Users Join Meetings Only']);
+    const gruuTrick = await ask('MESSAGE', `${alice.aor};gruu;opaque=urn:uuid:1`);
+    assert.equal(gruuTrick.status, 403);
+    // A meeting's focus URI crosses the edge and the Director to the Front End, which hosts
+    // no conferencing focus yet.
+    const meeting = await ask('INVITE', `${alice.aor};gruu;opaque=app:conf:focus:id:42`);
+    assert.deepEqual([meeting.status, meeting.reason], [404, 'No Such Meeting']);
+  });
+
   test('a flood from one address is banned while a remote user keeps working', async () => {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.9', resolve));

@@ -82,6 +82,7 @@ before(async () => {
       // Plain proxy: no internal next hop, so no remote-user policy.
       internal: { ...EDGE_DEFAULTS.internal, tls: null },
       remoteAccess: true,
+      federation: EDGE_DEFAULTS.federation,
       routes: [
         {
           domain: 'example.test',

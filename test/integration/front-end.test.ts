@@ -374,7 +374,8 @@ function scenarios(
       assert.equal(sent.status, 200);
       const message = await got;
       assert.equal(header(message, 'p-rampart-origin'), undefined);
-      assert.equal(header(message, 'p-asserted-identity'), undefined);
+      // The identity the partner's certificate vouched for (its From), never the forged one.
+      assert.equal(header(message, 'p-asserted-identity'), '<sip:pat@partner.example>');
       // A remote user relayed by the edge is challenged like any external request (and a
       // remote user of a domain not served here is refused).
       assert.equal(

@@ -26,6 +26,27 @@ export const REMOTE_USER_METHODS: readonly string[] = [
   'SERVICE',
 ];
 
+/** The From host of an anonymous guest (RFC 3323 §4.1.1.3: `sip:anonymous@anonymous.invalid`). */
+export const ANONYMOUS_DOMAIN = 'anonymous.invalid';
+
+/**
+ * Methods an anonymous guest may send: joining a meeting (a dialog with its focus, its
+ * conference event package, IM in it) and nothing that registers or publishes.
+ */
+export const ANONYMOUS_METHODS: readonly string[] = [
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'INFO',
+  'UPDATE',
+  'PRACK',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'MESSAGE',
+];
+
 /**
  * Header fields that carry trust inside the perimeter (RFC 3325 identities, our own marks):
  * whatever a client sends in them is removed at the edge.
@@ -95,6 +116,42 @@ export function checkRemoteRequest(
     const host = hostOf(options.requestUri);
     if (host !== undefined && policy.hiddenHosts.has(host))
       return { status: 403, reason: 'Forbidden Request-URI' };
+  }
+  for (const route of options.routes) {
+    const parsed = parseNameAddr(route);
+    const host = parsed.ok ? hostOf(parsed.value.uri) : undefined;
+    if (host === undefined || policy.hiddenHosts.has(host))
+      return { status: 403, reason: 'Forbidden Route' };
+  }
+  return undefined;
+}
+
+/**
+ * Checks a request from an anonymous guest (From in {@link ANONYMOUS_DOMAIN}): a method of
+ * {@link ANONYMOUS_METHODS}, for one of our domains (or a token of ours), no internal host.
+ */
+export function checkAnonymousRequest(
+  request: SipRequest,
+  options: {
+    readonly policy: RemotePolicy;
+    readonly requestUri: string;
+    readonly routes: readonly string[];
+    readonly requestUriIsOurToken: boolean;
+  },
+): EdgeRefusal | undefined {
+  const { policy } = options;
+  if (!ANONYMOUS_METHODS.includes(request.method))
+    return {
+      status: 405,
+      reason: 'Method Not Allowed',
+      headers: [['Allow', ANONYMOUS_METHODS.join(', ')]],
+    };
+  if (request.headers.length > policy.maxHeaders)
+    return { status: 400, reason: 'Too Many Header Fields' };
+  if (!options.requestUriIsOurToken) {
+    const host = hostOf(options.requestUri);
+    if (host === undefined || !policy.domains.has(host))
+      return { status: 403, reason: 'Not Our Domain' };
   }
   for (const route of options.routes) {
     const parsed = parseNameAddr(route);

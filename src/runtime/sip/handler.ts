@@ -47,8 +47,9 @@ export interface ForwardTarget {
   /** The Request-URI of this copy (a registered contact, §16.5). */
   readonly uri: string;
   /**
-   * Send over this flow (RFC 5626 outbound: the flow the endpoint registered on) instead of
-   * resolving the URI. When it is gone the branch fails with 430 Flow Failed.
+   * Send over this flow (RFC 5626 outbound: the flow the endpoint registered on; a pooled
+   * connection to a federation partner) instead of resolving the URI or the routes. When it
+   * is gone the branch fails with 430 Flow Failed.
    */
   readonly flow?: Flow;
   /** Route values pushed on top of the copy (RFC 3327 Path of the registration). */

@@ -671,7 +671,7 @@ export class SipProxyEngine {
           };
     const flow = target.flow;
     const resolve =
-      flow !== undefined && withRoutes.routes.length === 0
+      flow !== undefined
         ? () => Promise.resolve(this.hopOnFlow(flow))
         : async (): Promise<ResolvedHop | HopFailure> => {
             const planned = nextHopOf({ ...withRoutes, requestUri: target.uri });

@@ -4,7 +4,8 @@
  * the remote-user policy of ./remote.ts. Without one it is a plain stateful proxy with static
  * routes and RFC 3263 resolution (the SIP stack of issue 2).
  */
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import type { Registry } from 'prom-client';
 import type { Endpoint, RunningService } from '../../lib/endpoint.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -17,6 +18,8 @@ import {
   type SipListener,
   type SipTransport,
 } from '../../transport/index.ts';
+import { FederationStore } from '../../store/federation-store.ts';
+import { PartnerFederation } from './federation.ts';
 import { RemoteUserPolicy } from './remote.ts';
 import type { AccessEdgeSettings } from './settings.ts';
 
@@ -79,6 +82,8 @@ export interface StartAccessEdgeOptions {
   readonly defaultNextHops?: readonly string[];
   /** The deployment's SIP secret: topology-hiding tokens are sealed with a key derived from it. */
   readonly secret: string;
+  /** The SQLite file of the administrator's federation lists (`rampart federation allow|block`). */
+  readonly federationStorePath?: string;
   readonly logger: Logger;
   readonly registry: Registry;
   /**
@@ -130,12 +135,25 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
         ? [config.internal.nextHop]
         : [...config.internal.nextHop];
   const edgeMode = nextHops.length > 0;
+  const federating = edgeMode && config.federation.enabled;
+  // Partners present certificates from their own CAs (or public ones).
+  const partnerCaFiles = config.federation.caFiles.map((file) => readFileSync(file, 'utf8'));
+  const partnerCasNow = (): string[] =>
+    federating
+      ? [
+          options.tls.ca,
+          ...partnerCaFiles,
+          ...(config.federation.systemCas ? rootCertificates : []),
+        ].filter((ca) => ca !== '')
+      : [];
+  const partnerCas = partnerCasNow();
   const host = config.external.host;
   const advertised = config.external.advertisedHost ?? host;
   const listeners: ProxyListener[] = [];
   const internalListeners: ProxyListener[] = [];
   const endpoints: Endpoint[] = [];
-  const secure: SecureSipListener[] = [];
+  /** TLS and WSS listeners, and the CA each verifies client certificates with, if any. */
+  const secure: { listener: SecureSipListener; ca: (() => string | string[]) | undefined }[] = [];
   let udpOutbound: ProxyListener | undefined;
   try {
     const reusePort = options.worker !== undefined;
@@ -159,13 +177,21 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
         cert: options.tls.cert,
         ...(SNICallback === undefined ? {} : { SNICallback }),
       };
+      // A partner's edge proves its domain with a certificate; remote users present none.
+      const partnerOptions =
+        federating && name === 'tls'
+          ? { requestCert: true, rejectUnauthorized: false, ca: partnerCas }
+          : {};
       let listener: SipListener;
       if (name === 'tls' || name === 'wss') {
         const secureListener =
           name === 'tls'
-            ? await transport.listenTls(tlsOptions)
+            ? await transport.listenTls({ ...tlsOptions, ...partnerOptions })
             : await transport.listenWss(tlsOptions);
-        secure.push(secureListener);
+        secure.push({
+          listener: secureListener,
+          ca: federating && name === 'tls' ? partnerCasNow : undefined,
+        });
         listener = secureListener;
       } else {
         listener =
@@ -196,7 +222,7 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
         if (configured === null) continue;
         const port = options.worker?.internalPorts?.[name] ?? configured;
         // The Director is one of ours: its certificate must chain to the deployment's CA.
-        const listener =
+        const secureInside =
           name === 'tls'
             ? await transport.listenTls({
                 host: inside,
@@ -208,7 +234,11 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
                 requestCert: true,
                 rejectUnauthorized: true,
               })
-            : await transport.listenTcp({ host: inside, port, reusePort });
+            : undefined;
+        if (secureInside !== undefined)
+          secure.push({ listener: secureInside, ca: () => options.tls.ca });
+        const listener =
+          secureInside ?? (await transport.listenTcp({ host: inside, port, reusePort }));
         const proxyListener = {
           listenerId: listener.id,
           transport: name,
@@ -242,15 +272,38 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
   }
   // Certificates replaced on disk reach new handshakes; live connections stay up.
   const stopWatching = options.tls.onChange(() => {
-    for (const listener of secure)
-      listener.setSecureContext({ key: options.tls.key, cert: options.tls.cert });
+    for (const { listener, ca } of secure)
+      listener.setSecureContext({
+        key: options.tls.key,
+        cert: options.tls.cert,
+        ...(ca === undefined ? {} : { ca: ca() }),
+      });
     log.info({ event: 'tls-reload' }, 'certificates reloaded');
   });
   const resolver = new CachingDnsResolver(
     config.dns.servers.length > 0 ? { servers: [...config.dns.servers] } : {},
   );
+  const federationStore =
+    federating && options.federationStorePath !== undefined
+      ? new FederationStore(options.federationStorePath)
+      : undefined;
+  const federation = federating
+    ? new PartnerFederation({
+        settings: config.federation,
+        domains: options.domains,
+        transport,
+        resolver,
+        // Read at each connection: a certificate reloaded from disk is used from then on.
+        tls: options.tls,
+        ca: partnerCas,
+        store: federationStore,
+        registry: options.registry,
+        logger: log,
+      })
+    : undefined;
   const policy = edgeMode
     ? new RemoteUserPolicy({
+        federation,
         config,
         domains: options.domains,
         nextHops,
@@ -288,10 +341,16 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
       ...engine.stats(),
       connections: transport.stats().connections,
       ...(policy === undefined ? {} : policy.status()),
+      ...(federation === undefined ? {} : federation.status()),
     }),
+    ...(federation === undefined
+      ? {}
+      : { actions: { 'federation-watchlist': () => federation.watchList() } }),
     close: (deadlineMs: number) => {
       closing ??= (async () => {
         policy?.stop();
+        federation?.close();
+        federationStore?.close();
         engine.drain();
         await engine.idle(deadlineMs);
         engine.close();

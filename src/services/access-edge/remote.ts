@@ -19,7 +19,10 @@ import type { Logger } from '../../lib/logger.ts';
 import type { LocatedTarget } from '../../proto/locate/types.ts';
 import { counterIn as counter } from '../../runtime/metrics.ts';
 import { FloodGuard } from '../../proto/sip-edge/flood.ts';
+import { fromDomainOf } from '../../proto/sip-edge/federation.ts';
 import {
+  ANONYMOUS_DOMAIN,
+  checkAnonymousRequest,
   checkRemoteRequest,
   isOwnHeader,
   REMOTE_USER_METHODS,
@@ -54,12 +57,15 @@ import type {
   SipProxyEngineOptions,
 } from '../../runtime/sip/proxy-engine.ts';
 import type { Flow, SipTransportLayer } from '../../transport/index.ts';
+import type { Partner, PartnerFederation } from './federation.ts';
 import type { AccessEdgeSettings } from './settings.ts';
 
 /** The mark the Director reads on its mutual-TLS listener (services/director). */
 const ORIGIN_HEADER = 'P-Rampart-Origin';
 /** The client's address, for the Director's lockout per source (services/director). */
 const SOURCE_HEADER = 'P-Rampart-Source';
+/** The partner domain a federated request comes from, as its certificate vouched. */
+const PARTNER_HEADER = 'P-Rampart-Partner';
 const FLOW_TOKEN = 'f';
 /** Seconds a client is told to wait when no internal next hop is up. */
 const RETRY_AFTER_SECONDS = 30;
@@ -86,6 +92,8 @@ export interface RemoteUserPolicyOptions {
   readonly transport: SipTransportLayer;
   readonly registry: Registry;
   readonly logger: Logger;
+  /** Federation with partners and providers, when on. */
+  readonly federation?: PartnerFederation | undefined;
 }
 
 function uriOf(text: string): SipUri | undefined {
@@ -204,9 +212,12 @@ export class RemoteUserPolicy {
       handler: (incoming) => this.decide(incoming),
       handleAck: true,
       admit: (flow) => this.admit(flow),
-      // New connections go only inside: they name the internal listener.
+      // New connections go inside and name the internal listener; those to federation
+      // partners face outside.
       interfaceFor: (target: LocatedTarget) =>
-        this.options.internalListeners.find((l) => l.transport === target.transport),
+        this.options.federation?.isDialledRemote(target.address, target.port) === true
+          ? this.options.externalListeners.find((l) => l.transport === target.transport)
+          : this.options.internalListeners.find((l) => l.transport === target.transport),
       rewriteResponse: (response, toward, _request, from) =>
         this.rewriteResponse(response, toward, from),
     };
@@ -291,13 +302,16 @@ export class RemoteUserPolicy {
   private sideOf(flow: Flow): Side {
     if (flow.listenerId !== undefined)
       return this.internalIds.has(flow.listenerId) ? 'internal' : 'external';
-    // Connections we open go only inside.
+    // Connections we open go inside, or to a federation partner outside.
+    if (this.options.federation?.isDialled(flow) === true) return 'external';
     return flow.direction === 'outbound' ? 'internal' : 'external';
   }
 
   /** Every message from outside counts against its source address; a flood is banned. */
   private admit(flow: Flow): boolean {
     if (this.sideOf(flow) === 'internal') return true;
+    // A partner's edge carries many users' traffic; its own limits apply after parsing.
+    if (this.options.federation?.isPartnerFlow(flow) === true) return true;
     const address = flow.remote.address;
     const verdict = this.perIp.hit(address, Date.now());
     if (verdict === 'ok') return true;
@@ -355,7 +369,7 @@ export class RemoteUserPolicy {
     return listeners.find((l) => l.transport === transport) ?? listeners[0];
   }
 
-  private decide(incoming: IncomingRequest): RequestDecision {
+  private decide(incoming: IncomingRequest): RequestDecision | Promise<RequestDecision> {
     return this.sideOf(incoming.flow) === 'external'
       ? this.fromOutside(incoming)
       : this.fromInside(incoming);
@@ -374,7 +388,11 @@ export class RemoteUserPolicy {
         ...hideContacts(request, {
           seal: this.seal,
           side,
-          flowId: side === 'external' ? flow.id : undefined,
+          // A partner is reached again through the pool, not necessarily this connection.
+          flowId:
+            side === 'external' && this.options.federation?.isPartnerFlow(flow) !== true
+              ? flow.id
+              : undefined,
           facing,
           publicDomains: this.publicDomains,
           isOurHost: (uri) => this.isOurHost(uri),
@@ -400,9 +418,6 @@ export class RemoteUserPolicy {
   }
 
   private fromOutside(incoming: IncomingRequest): RequestDecision {
-    const { request, flow } = incoming;
-    if (!this.options.config.remoteAccess)
-      return this.refuse('remote-access-off', 403, 'Remote Access Disabled');
     const ruri = uriOf(incoming.requestUri);
     const contact =
       ruri?.user !== undefined && this.isOurHost(ruri)
@@ -410,11 +425,58 @@ export class RemoteUserPolicy {
         : undefined;
     if (contact !== undefined && contact.side !== 'internal')
       return this.refuse('bad-token', 403, 'Forbidden Request-URI');
+    // An anonymous guest (RFC 3323 From), a federation partner's user, or a remote user.
+    if (fromDomainOf(incoming.request) === ANONYMOUS_DOMAIN) {
+      const refusal = checkAnonymousRequest(incoming.request, {
+        policy: this.policy,
+        requestUri: incoming.requestUri,
+        routes: incoming.routes,
+        requestUriIsOurToken: contact !== undefined,
+      });
+      if (refusal !== undefined)
+        return this.refuse(
+          `anonymous-${refusal.reason.toLowerCase().replace(/\s+/g, '-')}`,
+          refusal.status,
+          refusal.reason,
+          refusal.headers,
+        );
+      return this.inward(incoming, contact, 'anonymous');
+    }
+    let partner: Partner | undefined;
+    const federation = this.options.federation;
+    if (federation?.enabled === true) {
+      const verdict = federation.checkInbound(
+        incoming,
+        contact !== undefined,
+        this.options.config.limits.maxHeaders,
+      );
+      if (verdict.kind === 'refuse') {
+        this.refused.inc({ reason: verdict.reason });
+        const { status, reason, headers } = verdict.refusal;
+        return { kind: 'respond', status, reason, ...(headers === undefined ? {} : { headers }) };
+      }
+      if (verdict.kind === 'accept') partner = verdict.partner;
+    }
+    if (partner === undefined) {
+      const refusal = this.checkRemoteUser(incoming, contact !== undefined);
+      if (refusal !== undefined) return refusal;
+    }
+    return this.inward(incoming, contact, partner);
+  }
+
+  /** The checks on a remote user's request: remote access on, policy, rate per user. */
+  private checkRemoteUser(
+    incoming: IncomingRequest,
+    requestUriIsOurToken: boolean,
+  ): RequestDecision | undefined {
+    const { request, flow } = incoming;
+    if (!this.options.config.remoteAccess)
+      return this.refuse('remote-access-off', 403, 'Remote Access Disabled');
     const refusal = checkRemoteRequest(request, {
       policy: this.policy,
       requestUri: incoming.requestUri,
       routes: incoming.routes,
-      requestUriIsOurToken: contact !== undefined,
+      requestUriIsOurToken,
     });
     if (refusal !== undefined)
       return this.refuse(
@@ -445,6 +507,17 @@ export class RemoteUserPolicy {
         ]);
       }
     }
+    return undefined;
+  }
+
+  /** Forwards a request from outside that passed its checks to the inside. */
+  private inward(
+    incoming: IncomingRequest,
+    contact: ReturnType<typeof openContact>,
+    source: Partner | 'anonymous' | undefined,
+  ): RequestDecision {
+    const partner = source === 'anonymous' ? undefined : source;
+    const { request, flow } = incoming;
     // From outside a request goes to the internal next hop and nowhere else: a Route the
     // edge does not own (an Internet host to reflect to, an internal host to reach without
     // the Director) is refused, and so is one naming the internal side of the edge itself.
@@ -483,10 +556,22 @@ export class RemoteUserPolicy {
       remove,
       // The client's address, for the Director's per-address lockout (the edge's own address
       // is every remote user's).
-      add: [
-        [ORIGIN_HEADER, 'remote'],
-        [SOURCE_HEADER, flow.remote.address],
-      ],
+      add:
+        source === 'anonymous'
+          ? [
+              [ORIGIN_HEADER, 'anonymous'],
+              [SOURCE_HEADER, flow.remote.address],
+            ]
+          : partner === undefined
+            ? [
+                [ORIGIN_HEADER, 'remote'],
+                [SOURCE_HEADER, flow.remote.address],
+              ]
+            : [
+                [ORIGIN_HEADER, 'federation'],
+                [PARTNER_HEADER, `${partner.domain};profile=${partner.profile}`],
+                [SOURCE_HEADER, flow.remote.address],
+              ],
       insert,
     };
     const target: ForwardTarget = inDialog
@@ -498,7 +583,7 @@ export class RemoteUserPolicy {
     return { kind: 'fork', targets: [target], edits };
   }
 
-  private fromInside(incoming: IncomingRequest): RequestDecision {
+  private fromInside(incoming: IncomingRequest): RequestDecision | Promise<RequestDecision> {
     const { request, flow } = incoming;
     const ruri = uriOf(incoming.requestUri);
     const contact =
@@ -533,14 +618,65 @@ export class RemoteUserPolicy {
       }
       return { kind: 'fork', targets: [{ uri, flow: clientFlow }], edits };
     }
+    const federation = this.options.federation;
+    if (federation?.enabled === true)
+      return this.toPartner(federation, incoming, uri, sealedRoutes, contact !== undefined, edits);
     if (contact !== undefined || sealedRoutes.length > 0)
       return {
         kind: 'fork',
         targets: [{ uri, ...(sealedRoutes.length > 0 ? { routes: sealedRoutes } : {}) }],
         edits,
       };
-    // Not for a remote user: routed as the static routes and DNS say (federation, issue 6).
+    // Not for a remote user: routed as the static routes and DNS say.
     return { kind: 'proxy', edits };
+  }
+
+  /**
+   * A request from inside for a federation partner: a new one is checked against the lists
+   * and goes to the partner of its Request-URI's domain; an in-dialog one goes where its
+   * route set (or the partner's Contact) points, over the partner's pooled connection.
+   */
+  private async toPartner(
+    federation: PartnerFederation,
+    incoming: IncomingRequest,
+    uri: string,
+    sealedRoutes: readonly string[],
+    inDialog: boolean,
+    edits: HeaderEdits,
+  ): Promise<RequestDecision> {
+    const { request } = incoming;
+    const callId = header(request, 'call-id') ?? '';
+    let partner: Partner | undefined;
+    let hop: SipUri | undefined;
+    if (inDialog || sealedRoutes.length > 0) {
+      const top = sealedRoutes[0];
+      hop = top === undefined ? uriOf(uri) : routeUriOf(top);
+    } else {
+      hop = uriOf(incoming.requestUri);
+      if (hop === undefined) return this.refuse('bad-uri', 416, 'Unsupported URI Scheme');
+      if (this.publicDomains.has(hop.host)) return this.refuse('loop', 482, 'Loop Detected');
+      const verdict = federation.checkOutbound(request, hop.host);
+      if (verdict.kind === 'refuse') {
+        this.refused.inc({ reason: verdict.reason });
+        const { status, reason, headers } = verdict.refusal;
+        return { kind: 'respond', status, reason, ...(headers === undefined ? {} : { headers }) };
+      }
+      if (verdict.kind === 'ok') partner = verdict.partner;
+    }
+    if (hop === undefined) return this.refuse('bad-uri', 416, 'Unsupported URI Scheme');
+    const route = await federation.flowToward(hop.host, hop.port, partner, callId);
+    if (route.kind === 'refuse') {
+      this.refused.inc({ reason: route.reason });
+      const { status, reason, headers } = route.refusal;
+      return { kind: 'respond', status, reason, ...(headers === undefined ? {} : { headers }) };
+    }
+    return {
+      kind: 'fork',
+      targets: [
+        { uri, flow: route.flow, ...(sealedRoutes.length > 0 ? { routes: sealedRoutes } : {}) },
+      ],
+      edits,
+    };
   }
 
   private rewriteResponse(
@@ -562,7 +698,12 @@ export class RemoteUserPolicy {
         ...hideContacts(response, {
           seal: this.seal,
           side: fromSide,
-          flowId: fromSide === 'external' ? from?.id : undefined,
+          flowId:
+            fromSide === 'external' &&
+            from !== undefined &&
+            this.options.federation?.isPartnerFlow(from) !== true
+              ? from.id
+              : undefined,
           facing,
           publicDomains: this.publicDomains,
           isOurHost: (uri) => this.isOurHost(uri),

@@ -27,6 +27,7 @@ export interface AccessEdgeSettings {
     readonly healthCheckIntervalMs: number;
   };
   readonly remoteAccess: boolean;
+  readonly federation: FederationSettings;
   readonly routes: readonly {
     readonly domain: string;
     readonly nextHop: string | readonly string[];
@@ -45,4 +46,34 @@ export interface AccessEdgeSettings {
     readonly banSeconds: number;
   };
   readonly timers: { readonly t1Ms: number; readonly t2Ms: number; readonly t4Ms: number };
+}
+
+/** The `access-edge.federation` section. */
+export interface FederationSettings {
+  readonly enabled: boolean;
+  readonly discovery: boolean;
+  readonly caFiles: readonly string[];
+  readonly systemCas: boolean;
+  readonly connectionsPerPartner: number;
+  readonly maxPendingPerPartner: number;
+  readonly allow: readonly {
+    readonly domain: string;
+    readonly edge: string | null;
+    readonly port: number;
+    readonly verification: 'verified' | 'throttled';
+  }[];
+  readonly block: readonly string[];
+  readonly providers: readonly {
+    readonly name: string;
+    readonly domains: readonly string[];
+    readonly edge: string;
+    readonly port: number;
+    readonly enabled: boolean;
+    readonly allowMedia: boolean;
+  }[];
+  readonly discovered: {
+    readonly maxLocalUsers: number;
+    readonly windowSeconds: number;
+    readonly messagesPerSecond: number;
+  };
 }

@@ -93,6 +93,11 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningSer
         send(res, 200, 'application/json', JSON.stringify({ sessions }), head);
         return;
       }
+      case '/api/federation/watchlist': {
+        const partners = (await options.runAction?.('federation-watchlist', undefined)) ?? [];
+        send(res, 200, 'application/json', JSON.stringify({ partners }), head);
+        return;
+      }
       case '/api/status':
         send(
           res,

@@ -67,9 +67,20 @@ function clientAddressOf(request: SipRequest): string | undefined {
   return value !== undefined && isIP(value) !== 0 ? value : undefined;
 }
 
-function originOf(request: SipRequest): 'remote' | 'federation' | undefined {
+function originOf(request: SipRequest): 'remote' | 'federation' | 'anonymous' | undefined {
   const value = header(request, ORIGIN_HEADER)?.trim().toLowerCase();
-  return value === 'remote' || value === 'federation' ? value : undefined;
+  return value === 'remote' || value === 'federation' || value === 'anonymous' ? value : undefined;
+}
+
+/**
+ * Whether a Request-URI names a meeting: a conference focus URI carries
+ * `opaque=app:conf:…` (with `gruu`), the only thing an anonymous guest may reach.
+ */
+export function isConferenceUri(uri: string): boolean {
+  const parsed = parseSipUri(uri);
+  if (!parsed.ok) return false;
+  const opaque = parsed.value.params.get('opaque');
+  return opaque !== undefined && opaque !== null && opaque.toLowerCase().startsWith('app:conf:');
 }
 
 function domainOf(uri: string): string | undefined {
@@ -114,8 +125,21 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
       // from its sealed Record-Route (only a party to the dialog holds it); its Request-URI
       // was rewritten there, so a digest over it could not verify. Not challenged (as
       // Kamailio's reference configuration does), never given an identity.
-      if (origin === 'remote' && toTag(request) !== undefined)
+      if ((origin === 'remote' || origin === 'anonymous') && toTag(request) !== undefined)
         return { kind: 'proxy', edits: { remove: [...ASSERTED, ORIGIN_HEADER, SOURCE_HEADER] } };
+      // An anonymous guest (no account to challenge) reaches meetings and nothing else.
+      if (origin === 'anonymous') {
+        if (!isConferenceUri(incoming.requestUri)) {
+          outcomes.inc({ outcome: 'anonymous-refused' });
+          return { kind: 'respond', status: 403, reason: 'Anonymous Users Join Meetings Only' };
+        }
+        outcomes.inc({ outcome: 'anonymous' });
+        return {
+          kind: 'fork',
+          targets: [{ uri: incoming.requestUri, routes: [frontEndRoute] }],
+          edits: { remove: [...ASSERTED, SOURCE_HEADER] },
+        };
+      }
       if (origin !== 'remote') {
         if (origin === 'federation') outcomes.inc({ outcome: 'federation' });
         const edits = {

@@ -59,6 +59,15 @@ export interface StartFrontEndOptions {
   readonly registry: Registry;
   /** How often subscriptions of disabled users are looked for. Default 30 s. */
   readonly userCheckIntervalMs?: number;
+  /**
+   * Federation: where requests for other domains go (the Access Edge's internal side, known
+   * once it started), and which domains are public IM providers (the user's `publicIm`
+   * policy applies to them, `federation` to the others).
+   */
+  readonly federation?: {
+    readonly edgeUri: () => string | undefined;
+    readonly providerDomains: readonly string[];
+  };
 }
 
 /** Methods the Front End answers itself (a UAS: 401); the others it proxies (407). */
@@ -69,6 +78,8 @@ const CONSUMED = [
   'Proxy-Authorization',
   'P-Asserted-Identity',
   'P-Preferred-Identity',
+  'P-Rampart-Partner',
+  'P-Rampart-Origin',
 ];
 
 /** `sip:alice@example.test` from a name-addr header value, or undefined. */
@@ -94,6 +105,19 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
       users: directory,
       requireRemoteAccess: false,
     });
+  const providerPatterns = (options.federation?.providerDomains ?? []).map((d) => d.toLowerCase());
+  /** `publicIm` for a provider's domain, else `federation`: the policy a foreign domain needs. */
+  const policyFor = (domain: string): 'publicIm' | 'federation' =>
+    providerPatterns.some((p) =>
+      p === '*' ? true : p.startsWith('*.') ? domain.endsWith(p.slice(1)) : p === domain,
+    )
+      ? 'publicIm'
+      : 'federation';
+  /** Whether our user may talk to a foreign domain (403 otherwise), both directions. */
+  const federationAllowed = async (address: string, foreignDomain: string): Promise<boolean> => {
+    const user = await directory.getUser(address.replace(/^sips?:/i, ''));
+    return user !== undefined && user.enabled && user.policy[policyFor(foreignDomain)];
+  };
   const uasAuth = authFor(false);
   const proxyAuth = authFor(true);
 
@@ -195,9 +219,53 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
     }
     const local = presence.isOurDialog(request);
     if (local) return presence.inDialog(request, identity);
+    // An anonymous guest, let through by the Director for a meeting: no conferencing focus
+    // is hosted here yet, so there is no such meeting.
+    if (fromServer && header(request, 'p-rampart-origin')?.trim().toLowerCase() === 'anonymous')
+      return { kind: 'respond', status: 404, reason: 'No Such Meeting' };
     const ruri = parseSipUri(incoming.requestUri);
     if (!ruri.ok) return { kind: 'respond', status: 416, reason: 'Unsupported URI Scheme' };
     const host = ruri.value.host.toLowerCase();
+    // A federated partner's user, relayed by the Director from the Access Edge (which
+    // checked the partner's certificate): no identity of ours, a foreign From.
+    const fromIdentity = identityOf(header(request, 'from'));
+    const fromDomain = fromIdentity?.slice(fromIdentity.indexOf('@') + 1);
+    if (
+      fromServer &&
+      identity === undefined &&
+      fromDomain !== undefined &&
+      !domains.has(fromDomain) &&
+      domains.has(host)
+    ) {
+      if (request.method === 'REGISTER' || request.method === 'PUBLISH')
+        return { kind: 'respond', status: 403, reason: 'Not For Partners' };
+      if (
+        ruri.value.user !== undefined &&
+        !(await federationAllowed(`${ruri.value.user}@${host}`, fromDomain))
+      ) {
+        metrics.auth('federation-denied');
+        return { kind: 'respond', status: 403, reason: 'Federation Not Allowed For User' };
+      }
+      identity = fromIdentity;
+    }
+    // Our user writing to another domain: through the Access Edge, if policy allows.
+    if (!domains.has(host) && request.method !== 'REGISTER' && identity !== undefined) {
+      const own = identity.slice(identity.indexOf('@') + 1);
+      if (domains.has(own)) {
+        if (!(await federationAllowed(identity, host))) {
+          metrics.auth('federation-denied');
+          return { kind: 'respond', status: 403, reason: 'Federation Not Allowed For User' };
+        }
+        const edge = options.federation?.edgeUri();
+        if (edge === undefined) return { kind: 'respond', status: 404, reason: 'Not Found' };
+        metrics.routed(request.method);
+        return {
+          kind: 'fork',
+          targets: [{ uri: incoming.requestUri, routes: [`<${edge};lr>`] }],
+          edits: { remove: CONSUMED, add: [['P-Asserted-Identity', `<${identity}>`]] },
+        };
+      }
+    }
     switch (request.method) {
       case 'REGISTER': {
         if (identity === undefined) return { kind: 'respond', status: 403, reason: 'No Identity' };

@@ -1,0 +1,613 @@
+/**
+ * Federation end to end on loopback: three complete deployments (`rampart start`), each with
+ * its own CA and certificate — a.example, b.example, and one serving c.example and
+ * d.example — found through a real DNS server (dnsmasq) by their `_sipfederationtls._tcp`
+ * SRV records. A allows b.example, blocks c.example and discovers d.example; B federates
+ * with a.example only. Users of A and B exchange IM and presence; the block list, discovery,
+ * per-user policy and the administrator's commands are checked on live traffic, and so is
+ * hostile input from partners (spoofed domains, foreign certificates, claims on our domain,
+ * limits of discovered partners, partner edges that stall or never answer).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createTcpServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
+import { promisify } from 'node:util';
+import { header } from '../../src/codec/sip/parse.ts';
+import { createTestAuthority, type TestAuthority } from '../../src/transport/testing.ts';
+import { freeUdpPort, startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.ts';
+import { REPO_ROOT, startRampart, type RampartInstance } from '../helpers/rampart.ts';
+import { SipUa } from '../helpers/sip-ua.ts';
+
+const run = promisify(execFile);
+const PASSWORD = 'federation-pw';
+
+interface Pki {
+  readonly authority: TestAuthority;
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+let workDir = '';
+let dns: Dnsmasq | undefined;
+let dnsPort = 0;
+const pki: Record<'a' | 'b' | 'cd', Pki> = {} as Record<'a' | 'b' | 'cd', Pki>;
+const deployments: Record<'a' | 'b' | 'cd', RampartInstance> = {} as Record<
+  'a' | 'b' | 'cd',
+  RampartInstance
+>;
+const clients: SipUa[] = [];
+const servers: Server[] = [];
+
+async function makePki(name: string, domains: readonly string[]): Promise<Pki> {
+  const authority = await createTestAuthority(`CA of ${name}`);
+  const leaf = await authority.issue(`edge.${name}.example`, domains);
+  const caFile = join(workDir, `${name}-ca.pem`);
+  const certFile = join(workDir, `${name}-cert.pem`);
+  const keyFile = join(workDir, `${name}-key.pem`);
+  await writeFile(caFile, authority.cert);
+  await writeFile(certFile, leaf.cert);
+  await writeFile(keyFile, leaf.key);
+  return { authority, caFile, certFile, keyFile };
+}
+
+function config(
+  own: Pki,
+  domains: readonly string[],
+  federation: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): unknown {
+  return {
+    domains,
+    tls: { certFile: own.certFile, keyFile: own.keyFile, caFile: own.caFile },
+    'av-edge': { enabled: false },
+    'access-edge': {
+      external: { udp: null, tcp: null, ws: null, wss: null },
+      dns: { servers: [`127.0.0.1:${String(dnsPort)}`] },
+      federation: { enabled: true, systemCas: false, ...federation },
+      ...extra,
+    },
+  };
+}
+
+async function cli(dataDir: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run(
+    process.execPath,
+    [join(REPO_ROOT, 'bin/rampart.mjs'), ...args, '--data-dir', dataDir],
+    { cwd: REPO_ROOT, timeout: 30_000 },
+  );
+  return stdout;
+}
+
+async function cliFails(
+  dataDir: string,
+  ...args: string[]
+): Promise<{ stdout: string; code: number }> {
+  try {
+    await cli(dataDir, ...args);
+  } catch (error) {
+    const failure = error as { stdout?: string; code?: number };
+    return { stdout: failure.stdout ?? '', code: failure.code ?? -1 };
+  }
+  assert.fail(`rampart ${args.join(' ')} succeeded`);
+}
+
+function configFile(deployment: RampartInstance): string {
+  return join(deployment.dataDir, 'rampart.test.yaml');
+}
+
+/** A user of a deployment, connected to its Front End over TCP and registered. */
+async function user(deployment: RampartInstance, name: string, domain: string): Promise<SipUa> {
+  const fe = deployment.endpoint('front-end', 'internal', 'tcp');
+  const ua = await SipUa.connect({
+    host: '127.0.0.1',
+    port: fe.port,
+    user: name,
+    domain,
+    password: PASSWORD,
+  });
+  clients.push(ua);
+  const registered = await ua.register();
+  assert.equal(registered.status, 200, `${name}@${domain} REGISTER`);
+  return ua;
+}
+
+/** A fake partner edge: a TLS connection to A's edge presenting `credentials`. */
+async function partnerEdge(
+  credentials: { cert: string; key: string } | undefined,
+  from: { user: string; domain: string },
+): Promise<SipUa> {
+  const edge = deployments.a.endpoint('access-edge', 'external', 'tls');
+  const ua = await SipUa.connect({
+    host: '127.0.0.1',
+    port: edge.port,
+    transport: 'tls',
+    user: from.user,
+    domain: from.domain,
+    password: 'unused',
+    ca: pki.a.authority.cert,
+    ...(credentials === undefined ? {} : credentials),
+  });
+  clients.push(ua);
+  return ua;
+}
+
+async function message(
+  from: SipUa,
+  to: string,
+  text: string,
+  headers: readonly (readonly [string, string])[] = [],
+  timeoutMs = 5000,
+) {
+  return from.request('MESSAGE', to, {
+    headers: [['Content-Type', 'text/plain'], ...headers],
+    body: text,
+    timeoutMs,
+  });
+}
+
+async function addUsers(deployment: RampartInstance, addresses: readonly string[]): Promise<void> {
+  for (const address of addresses)
+    await cli(
+      deployment.dataDir,
+      'user',
+      'add',
+      address,
+      '--password',
+      PASSWORD,
+      // The configuration names the realms the digest HA1s are kept for.
+      '--config',
+      configFile(deployment),
+    );
+}
+
+before(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'rampart-federation-'));
+  pki.a = await makePki('a', ['a.example']);
+  pki.b = await makePki('b', ['b.example']);
+  pki.cd = await makePki('cd', ['c.example', 'd.example', 'chat.example']);
+  dnsPort = await freeUdpPort();
+  deployments.b = await startRampart({
+    config: config(pki.b, ['b.example'], {
+      caFiles: [pki.a.caFile],
+      allow: [{ domain: 'a.example' }],
+    }),
+  });
+  // c.example, d.example, and chat.example: a public IM provider for A.
+  deployments.cd = await startRampart({
+    config: config(pki.cd, ['c.example', 'd.example', 'chat.example'], {
+      discovery: true,
+      caFiles: [pki.a.caFile],
+    }),
+  });
+  deployments.a = await startRampart({
+    config: config(
+      pki.a,
+      ['a.example'],
+      {
+        discovery: true,
+        caFiles: [pki.b.caFile, pki.cd.caFile],
+        allow: [{ domain: 'b.example' }],
+        block: ['c.example'],
+        maxPendingPerPartner: 2,
+        providers: [
+          {
+            name: 'chat',
+            domains: ['chat.example'],
+            edge: 'edge.cd.example',
+            port: deployments.cd.endpoint('access-edge', 'external', 'tls').port,
+          },
+        ],
+        discovered: { maxLocalUsers: 2, messagesPerSecond: 50 },
+      },
+      // A short T1 on the edge: a partner that never answers times out in 6.4 s (64 × T1).
+      { timers: { t1Ms: 100 } },
+    ),
+  });
+  // Partner edges that misbehave: one accepts TCP and never completes TLS, one completes TLS
+  // (a certificate A trusts) and never answers SIP.
+  const stall = createTcpServer(() => undefined);
+  const silentCredentials = await pki.cd.authority.issue('edge.silent.example', ['silent.example']);
+  const silent = createTlsServer(
+    { ...silentCredentials, requestCert: true, rejectUnauthorized: false },
+    (socket) => {
+      socket.on('data', () => undefined);
+    },
+  );
+  for (const server of [stall, silent]) {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+  }
+  const portOf = (server: Server): number => {
+    const address = server.address();
+    assert.ok(address !== null && typeof address === 'object');
+    return address.port;
+  };
+  const edgePort = (d: RampartInstance): number =>
+    d.endpoint('access-edge', 'external', 'tls').port;
+  const srv = (domain: string, target: string, port: number): string[] => [
+    `--srv-host=_sipfederationtls._tcp.${domain},${target},${String(port)},10,0`,
+    `--host-record=${target},127.0.0.1`,
+  ];
+  dns = await startDnsmasq(
+    [
+      ...srv('a.example', 'edge.a.example', edgePort(deployments.a)),
+      ...srv('b.example', 'edge.b.example', edgePort(deployments.b)),
+      ...srv('c.example', 'edge.cd.example', edgePort(deployments.cd)),
+      ...srv('d.example', 'edge.cd.example', edgePort(deployments.cd)),
+      ...srv('stall.example', 'edge.stall.example', portOf(stall)),
+      ...srv('silent.example', 'edge.silent.example', portOf(silent)),
+    ],
+    { port: dnsPort },
+  );
+  await addUsers(deployments.a, ['alice@a.example', 'amy@a.example', 'ann@a.example']);
+  await addUsers(deployments.b, ['bob@b.example']);
+  await addUsers(deployments.cd, ['carol@c.example', 'dave@d.example', 'pat@chat.example']);
+});
+
+after(async () => {
+  for (const ua of clients) ua.close();
+  for (const server of servers) server.close();
+  await Promise.allSettled(Object.values(deployments).map((d) => d.stop()));
+  await dns?.stop();
+  if (workDir !== '') await rm(workDir, { recursive: true, force: true });
+});
+
+describe('federation between complete deployments', () => {
+  test('alice@a.example and bob@b.example exchange MESSAGE both ways through both edges', async () => {
+    const alice = await user(deployments.a, 'alice', 'a.example');
+    const bob = await user(deployments.b, 'bob', 'b.example');
+    const atBob = bob.waitForRequest('MESSAGE', (r) => r.body.toString() === 'hello bob');
+    const sent = await message(alice, 'sip:bob@b.example', 'hello bob');
+    assert.equal(sent.status, 200);
+    const received = await atBob;
+    assert.match(header(received, 'from') ?? '', /sip:alice@a\.example/);
+    // Nothing of A's inside crosses: one Via per hop on B's side, none of A's internal ones.
+    const fromA = received.headers.filter((h) => h.name === 'via').map((h) => h.value);
+    assert.ok(
+      fromA.every(
+        (v) => !v.includes(String(deployments.a.endpoint('front-end', 'internal', 'tcp').port)),
+      ),
+      fromA.join('\n'),
+    );
+    assert.equal(received.headers.filter((h) => h.name.startsWith('p-rampart-')).length, 0);
+
+    const atAlice = alice.waitForRequest('MESSAGE', (r) => r.body.toString() === 'hi alice');
+    const back = await message(bob, 'sip:alice@a.example', 'hi alice');
+    assert.equal(back.status, 200);
+    assert.match(header(await atAlice, 'from') ?? '', /sip:bob@b\.example/);
+  });
+
+  test("alice sees bob's presence across the federation once bob lists her", async () => {
+    const alice = await user(deployments.a, 'alice', 'a.example');
+    const bob = await user(deployments.b, 'bob', 'b.example');
+    const put = await bob.request('SERVICE', bob.aor, {
+      headers: [['Content-Type', 'application/vnd.rampart.contacts+json']],
+      body: JSON.stringify({ op: 'put-contact', address: 'sip:alice@a.example', name: 'Alice' }),
+    });
+    assert.equal(put.status, 200);
+    const active = alice.waitForRequest(
+      'NOTIFY',
+      (n) => (header(n, 'subscription-state') ?? '').startsWith('active'),
+      10_000,
+    );
+    const subscribed = await alice.request('SUBSCRIBE', 'sip:bob@b.example', {
+      headers: [
+        ['Event', 'presence'],
+        ['Accept', 'application/pidf+xml'],
+        ['Expires', '600'],
+      ],
+    });
+    assert.ok(subscribed.status === 200 || subscribed.status === 202, String(subscribed.status));
+    await active;
+    const changed = alice.waitForRequest('NOTIFY', (n) => n.body.includes('federated lab'), 10_000);
+    const published = await bob.request('PUBLISH', bob.aor, {
+      headers: [
+        ['Event', 'presence'],
+        ['Content-Type', 'application/pidf+xml'],
+        ['Expires', '600'],
+      ],
+      body:
+        '<?xml version="1.0" encoding="UTF-8"?>' +
+        '<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:bob@b.example">' +
+        '<tuple id="t1"><status><basic>open</basic></status><note>federated lab</note></tuple>' +
+        '</presence>',
+    });
+    assert.equal(published.status, 200);
+    assert.match((await changed).body.toString(), /<basic>open<\/basic>/);
+  });
+
+  test('c.example is on the block list: refused both ways (403)', async () => {
+    const alice = await user(deployments.a, 'alice', 'a.example');
+    const carol = await user(deployments.cd, 'carol', 'c.example');
+    assert.equal((await message(alice, 'sip:carol@c.example', 'to a blocked domain')).status, 403);
+    assert.equal(
+      (await message(carol, 'sip:alice@a.example', 'from a blocked domain')).status,
+      403,
+    );
+  });
+
+  test('d.example, on no list, is found by its SRV record (open federation)', async () => {
+    const alice = await user(deployments.a, 'alice', 'a.example');
+    const dave = await user(deployments.cd, 'dave', 'd.example');
+    const atDave = dave.waitForRequest('MESSAGE', (r) => r.body.toString() === 'found you');
+    assert.equal((await message(alice, 'sip:dave@d.example', 'found you')).status, 200);
+    await atDave;
+    const atAlice = alice.waitForRequest('MESSAGE', (r) => r.body.toString() === 'discovered');
+    assert.equal((await message(dave, 'sip:alice@a.example', 'discovered')).status, 200);
+    await atAlice;
+  });
+
+  test('a public IM provider: IM and presence only, and only for users allowed public IM', async () => {
+    const a = deployments.a;
+    await cli(
+      a.dataDir,
+      'user',
+      'set-policy',
+      'alice@a.example',
+      '--public-im',
+      'on',
+      '--config',
+      configFile(a),
+    );
+    const alice = await user(a, 'alice', 'a.example');
+    const ann = await user(a, 'ann', 'a.example');
+    const pat = await user(deployments.cd, 'pat', 'chat.example');
+    const atPat = pat.waitForRequest('MESSAGE', (r) => r.body.toString() === 'hi pat');
+    assert.equal((await message(alice, 'sip:pat@chat.example', 'hi pat')).status, 200);
+    await atPat;
+    const atAlice = alice.waitForRequest('MESSAGE', (r) => r.body.toString() === 'hi alice');
+    assert.equal((await message(pat, 'sip:alice@a.example', 'hi alice')).status, 200);
+    await atAlice;
+    // No media with a provider unless allowed: the edge refuses INVITE both ways.
+    const call = await alice.request('INVITE', 'sip:pat@chat.example', {
+      headers: [['Content-Type', 'application/sdp']],
+      body: 'v=0\r\n',
+    });
+    assert.equal(call.status, 403);
+    assert.equal(call.reason, 'Media Not Allowed With Provider');
+    const inbound = await pat.request('INVITE', 'sip:alice@a.example', {
+      headers: [['Content-Type', 'application/sdp']],
+      body: 'v=0\r\n',
+    });
+    assert.equal(inbound.status, 405);
+    // ann's policy does not allow public IM (the default): refused both ways.
+    assert.equal((await message(ann, 'sip:pat@chat.example', 'not for ann')).status, 403);
+    assert.equal((await message(pat, 'sip:ann@a.example', 'not for ann')).status, 403);
+  });
+
+  test('B does not federate with a domain it does not allow (discovery off): 403', async () => {
+    const bob = await user(deployments.b, 'bob', 'b.example');
+    assert.equal((await message(bob, 'sip:dave@d.example', 'unknown to B')).status, 403);
+  });
+
+  test('per-user policy: a user without federation neither sends nor receives (403)', async () => {
+    await cli(
+      deployments.a.dataDir,
+      'user',
+      'set-policy',
+      'amy@a.example',
+      '--federation',
+      'off',
+      '--config',
+      configFile(deployments.a),
+    );
+    const amy = await user(deployments.a, 'amy', 'a.example');
+    const bob = await user(deployments.b, 'bob', 'b.example');
+    assert.equal((await message(amy, 'sip:bob@b.example', 'not allowed')).status, 403);
+    assert.equal((await message(bob, 'sip:amy@a.example', 'not allowed either')).status, 403);
+  });
+
+  test('rampart federation block/allow/list change a running edge within seconds', async () => {
+    const a = deployments.a;
+    const alice = await user(a, 'alice', 'a.example');
+    await user(deployments.b, 'bob', 'b.example');
+    assert.match(
+      await cli(a.dataDir, 'federation', 'block', 'b.example', '--config', configFile(a)),
+      /blocked b\.example/,
+    );
+    const deadline = Date.now() + 5000;
+    let status = 0;
+    while (Date.now() < deadline) {
+      status = (await message(alice, 'sip:bob@b.example', 'blocked now?')).status;
+      if (status === 403) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.equal(status, 403);
+    const listed = await cli(a.dataDir, 'federation', 'list', '--config', configFile(a));
+    assert.match(listed, /blocked:\n {2}b\.example {2}\(rampart federation/);
+    assert.match(listed, /c\.example {2}\(config\)/);
+    await cli(a.dataDir, 'federation', 'allow', 'b.example', '--config', configFile(a));
+    const again = Date.now() + 5000;
+    while (Date.now() < again) {
+      status = (await message(alice, 'sip:bob@b.example', 'allowed again?')).status;
+      if (status === 200) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.equal(status, 200);
+  });
+
+  test('rampart federation test reports each step, and which one fails', async () => {
+    const a = deployments.a;
+    const ok = await cli(a.dataDir, 'federation', 'test', 'b.example', '--config', configFile(a));
+    assert.match(ok, /^ok +policy/m);
+    assert.match(ok, /^ok +dns .*edge\.b\.example 127\.0\.0\.1:\d+/m);
+    assert.match(ok, /^ok +certificate .*chain verified.*covers edge\.b\.example/m);
+    assert.match(ok, /^ok +sip .*OPTIONS answered: SIP\/2\.0 \d{3}/m);
+    const blocked = await cliFails(
+      a.dataDir,
+      'federation',
+      'test',
+      'c.example',
+      '--config',
+      configFile(a),
+    );
+    assert.equal(blocked.code, 1);
+    assert.match(blocked.stdout, /^FAIL +policy .*block list/m);
+    const nowhere = await cliFails(
+      a.dataDir,
+      'federation',
+      'test',
+      'nowhere.example',
+      '--config',
+      configFile(a),
+    );
+    assert.match(nowhere.stdout, /^FAIL +dns/m);
+  });
+});
+
+describe('hostile input from partners', () => {
+  test('a partner spoofing another domain in From: 403, the certificate does not cover it', async () => {
+    const bobEdge = await pki.b.authority.issue('edge.b.example', ['b.example']);
+    const spoofer = await partnerEdge(bobEdge, { user: 'eve', domain: 'e.example' });
+    const response = await message(spoofer, 'sip:alice@a.example', 'spoofed');
+    assert.equal(response.status, 403);
+    assert.equal(response.reason, 'Domain Not Certified');
+  });
+
+  test('a certificate for another domain claiming b.example: 403', async () => {
+    const other = await pki.b.authority.issue('edge.x.example', ['x.example']);
+    const impostor = await partnerEdge(other, { user: 'bob', domain: 'b.example' });
+    const response = await message(impostor, 'sip:alice@a.example', 'impostor');
+    assert.equal(response.status, 403);
+    assert.equal(response.reason, 'Domain Not Certified');
+  });
+
+  test('a partner asserting an identity its certificate does not cover: 403', async () => {
+    const bobEdge = await pki.b.authority.issue('edge.b.example', ['b.example']);
+    const partner = await partnerEdge(bobEdge, { user: 'bob', domain: 'b.example' });
+    const response = await message(partner, 'sip:alice@a.example', 'asserted', [
+      ['P-Asserted-Identity', '<sip:ceo@a.example>'],
+    ]);
+    assert.equal(response.status, 403);
+    assert.equal(response.reason, 'Identity Not Certified');
+  });
+
+  test('a partner claiming one of our domains: 403', async () => {
+    const bobEdge = await pki.b.authority.issue('edge.b.example', ['b.example']);
+    const partner = await partnerEdge(bobEdge, { user: 'alice', domain: 'a.example' });
+    const response = await message(partner, 'sip:ann@a.example', 'I am alice');
+    assert.equal(response.status, 403);
+    assert.equal(response.reason, 'Partner May Not Claim Our Domain');
+  });
+
+  test('a foreign domain without a certificate: 403', async () => {
+    const anonymous = await partnerEdge(undefined, { user: 'bob', domain: 'b.example' });
+    const response = await message(anonymous, 'sip:alice@a.example', 'no certificate');
+    assert.equal(response.status, 403);
+    assert.equal(response.reason, 'Partner Certificate Required');
+  });
+
+  test('a partner may not register or relay through us to a third domain', async () => {
+    const bobEdge = await pki.b.authority.issue('edge.b.example', ['b.example']);
+    const partner = await partnerEdge(bobEdge, { user: 'bob', domain: 'b.example' });
+    const register = await partner.request('REGISTER', 'sip:a.example', { authenticate: false });
+    assert.equal(register.status, 405);
+    const relay = await message(partner, 'sip:dave@d.example', 'relay me');
+    assert.equal(relay.status, 403);
+    assert.equal(relay.reason, 'Not Our Domain');
+  });
+
+  test('a discovered partner over the cap of distinct local users: 403 and the watch list', async () => {
+    const dEdge = await pki.cd.authority.issue('edge.cd.example', ['d.example']);
+    const partner = await partnerEdge(dEdge, { user: 'dave', domain: 'd.example' });
+    await user(deployments.a, 'ann', 'a.example');
+    const answers: number[] = [];
+    // The earlier test made alice one of d.example's users; the cap is 2.
+    for (const target of ['alice', 'ann', 'amy'])
+      answers.push((await message(partner, `sip:${target}@a.example`, `hello ${target}`)).status);
+    assert.equal(answers[2], 403, answers.join(','));
+    const listed = await cli(
+      deployments.a.dataDir,
+      'federation',
+      'list',
+      '--config',
+      configFile(deployments.a),
+    );
+    assert.match(listed, /watch list:\n {2}d\.example {2}over the local-user cap/);
+  });
+
+  test('a partner edge that never completes TLS: the queue is bounded (503 at once) and the rest fail cleanly', async () => {
+    const alice = await user(deployments.a, 'alice', 'a.example');
+    const started = Date.now();
+    const answers = await Promise.all(
+      [1, 2, 3, 4].map(async (n) => {
+        // The edge gives up on a connection after 10 s (transport connectTimeoutMs).
+        const response = await message(
+          alice,
+          `sip:user${String(n)}@stall.example`,
+          'stalled',
+          [],
+          20_000,
+        );
+        return { status: response.status, reason: response.reason, ms: Date.now() - started };
+      }),
+    );
+    // Two wait for the connection; two more find the queue full and are refused at once
+    // (503, which the Front End relays as 500: RFC 3261 §16.7 step 6).
+    const immediate = answers.filter((a) => a.ms < 2000);
+    assert.equal(immediate.length, 2, JSON.stringify(answers));
+    assert.ok(
+      immediate.every((a) => a.status === 500),
+      JSON.stringify(answers),
+    );
+    const waited = answers.filter((a) => a.ms >= 2000);
+    assert.ok(
+      waited.every((a) => a.status === 504 && a.reason === 'Partner Unreachable'),
+      JSON.stringify(answers),
+    );
+    const metrics = await (
+      await fetch(
+        `http://127.0.0.1:${String(deployments.a.endpoint('admin', 'internal', 'http').port)}/metrics`,
+      )
+    ).text();
+    assert.match(
+      metrics,
+      /rampart_access_edge_federation_total\{direction="out",outcome="queue-full"\} 2/,
+    );
+  });
+
+  test('after a certificate reload from disk, partners are still verified', async () => {
+    const edge = deployments.a.endpoint('access-edge', 'external', 'tls');
+    const serial = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = tlsConnect(
+          { host: '127.0.0.1', port: edge.port, ca: pki.a.authority.cert, servername: 'localhost' },
+          () => {
+            resolve(socket.getPeerCertificate().serialNumber);
+            socket.destroy();
+          },
+        );
+        socket.once('error', reject);
+      });
+    const before = await serial();
+    const renewed = await pki.a.authority.issue('edge.a.example', ['a.example']);
+    await writeFile(pki.a.keyFile, renewed.key);
+    await writeFile(pki.a.certFile, renewed.cert);
+    const deadline = Date.now() + 15_000;
+    while ((await serial()) === before && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.notEqual(await serial(), before, 'the new certificate was not served');
+    await user(deployments.a, 'alice', 'a.example');
+    const bobEdge = await pki.b.authority.issue('edge.b.example', ['b.example']);
+    const partner = await partnerEdge(bobEdge, { user: 'bob', domain: 'b.example' });
+    assert.equal((await message(partner, 'sip:alice@a.example', 'after the reload')).status, 200);
+  });
+
+  test('a partner edge that stops answering: the user gets 408, not silence', async () => {
+    const alice = await user(deployments.a, 'alice', 'a.example');
+    const response = await message(
+      alice,
+      'sip:someone@silent.example',
+      'anyone there?',
+      [],
+      20_000,
+    );
+    assert.equal(response.status, 408);
+  });
+});
