@@ -204,6 +204,8 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     // The Access Edge's internal side, where the Front End sends requests for other domains
     // (federation); known once the edge has started, after the Front End.
     let federationEdgeUri: string | undefined;
+    // The web services' port, which the reverse proxy publishes by default.
+    let webServicesPort: number | undefined;
     if (runInternal) {
       directory = await openDirectory(config.directory, config.dataDir);
       const sipSecret = loadOrCreateSipSecret(config.dataDir);
@@ -264,16 +266,17 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       }
       if (config['web-services'].enabled) {
         const web = config['web-services'];
-        internal.push(
-          await startWebServices({
-            config: web,
-            dataDir: config.dataDir,
-            directory,
-            tls,
-            logger,
-            registry,
-          }),
-        );
+        const webServices = await startWebServices({
+          config: web,
+          dataDir: config.dataDir,
+          directory,
+          tls,
+          logger,
+          registry,
+          ...(frontEndUri === undefined ? {} : { frontEnd: frontEndUri }),
+        });
+        internal.push(webServices);
+        webServicesPort = webServices.endpoints.find((e) => e.transport === 'https')?.port;
       }
       services.push(...closingTogether(internal, directory, store));
     }
@@ -333,10 +336,11 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         federationEdgeUri = `sip:${hostPort(internalTls)};transport=tls`;
     }
     if (config['reverse-proxy'].enabled) {
+      const webPort = webServicesPort ?? portsOf('web-services/internal/https/')['0'] ?? undefined;
       // Every worker runs the proxy on the shared port (SO_REUSEPORT).
       services.push(
         await startReverseProxy({
-          config: config['reverse-proxy'],
+          config: proxySettings(config, webPort),
           tls,
           dataDir: config.dataDir,
           defaultHosts: [...config.tls.names, ...config.domains],
@@ -355,6 +359,41 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     throw error;
   }
   return services;
+}
+
+/** The web services this deployment publishes through the reverse proxy by default. */
+const WEB_SERVICE_PREFIXES = ['/abs', '/dl', '/meetings', '/updates', '/webaccess'] as const;
+
+/**
+ * The reverse proxy's settings with this deployment's web services published (unless the
+ * configuration publishes the same prefix or turned that off) and their password check as
+ * the sign-in's verifier when none is configured.
+ */
+function proxySettings(
+  config: RampartConfig,
+  webPort: number | undefined,
+): RampartConfig['reverse-proxy'] {
+  const proxy = config['reverse-proxy'];
+  const web = config['web-services'];
+  if (!proxy.publishWebServices || !web.enabled || webPort === undefined) return proxy;
+  const origin = `https://${hostPort({ host: web.host, port: webPort })}`;
+  const configured = new Set(proxy.routes.map((r) => r.prefix));
+  const defaults = WEB_SERVICE_PREFIXES.filter((prefix) => !configured.has(prefix)).map(
+    (prefix) => ({
+      prefix,
+      upstream: origin,
+      auth: prefix === '/webaccess' ? ('forms' as const) : ('none' as const),
+      maxBodyBytes: prefix === '/meetings' ? web.meetings.maxFileBytes + 65536 : 1024 * 1024,
+      websocket: prefix === '/webaccess',
+      connections: 64,
+      timeouts: { upstreamHeadersMs: 30_000, upstreamBodyMs: 60_000 },
+    }),
+  );
+  return {
+    ...proxy,
+    routes: [...proxy.routes, ...defaults],
+    signIn: { ...proxy.signIn, verifyUrl: proxy.signIn.verifyUrl ?? `${origin}/auth/verify` },
+  };
 }
 
 function hostPort(endpoint: { readonly host: string; readonly port: number }): string {

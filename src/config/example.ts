@@ -286,7 +286,7 @@ web-services:
 # prefixes, each to an internal web service over HTTPS (mutual TLS: the deployment
 # certificate is presented, so the service can trust X-Rampart-User). Everything else: 404.
 reverse-proxy:
-  enabled: false             # off by default; with no routes it answers 404 to everything
+  enabled: true
   external:
     host: 127.0.0.1
     port: 8443               # https; 0 = ephemeral
@@ -303,6 +303,10 @@ reverse-proxy:
   #  - prefix: /webaccess/
   #    upstream: https://127.0.0.1:8444
   #    auth: forms
+  # Also publish this deployment's web services: /abs, /dl, /meetings, /updates
+  # (pass-through) and /webaccess (forms sign-in, WebSocket), unless routes has the prefix;
+  # the sign-in then checks passwords with them when signIn.verifyUrl is null.
+  publishWebServices: true
   trustedProxies: []         # CIDRs whose X-Forwarded-*/Forwarded are appended to, not replaced
   limits:
     maxHeaderBytes: 16384    # request line + headers (431)
@@ -316,7 +320,7 @@ reverse-proxy:
   signIn:                    # forms sign-in, used by routes with auth: forms
     path: /signin            # GET: the form; POST: sign in (CSRF token, then verifyUrl)
     signOutPath: /signout
-    verifyUrl: null          # e.g. https://127.0.0.1:8444/auth/verify: POST {user, password} → 200 {sipUri, displayName} | 401
+    verifyUrl: null          # null: this deployment's web services; e.g. https://127.0.0.1:8444/auth/verify: POST {user, password} → 200 {sipUri, displayName} | 401
     idleMinutes: 30
     maxHours: 12
     lockout:                 # per user; per source address addressFactor times as many

@@ -161,6 +161,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Result<RampartConfi
       if (external[transport] !== null) external[transport] = 0;
     }
     if (config['web-services'].port !== null) config['web-services'].port = 0;
+    config['reverse-proxy'].external.port = 0;
     const edgeInternal = config['access-edge'].internal;
     if (edgeInternal.tls !== null) edgeInternal.tls = 0;
     if (edgeInternal.tcp !== null) edgeInternal.tcp = 0;

@@ -2,9 +2,9 @@
  * The `reverse-proxy` section: the HTTPS listener facing the Internet that publishes only
  * the configured path prefixes of the internal web services (issue 7).
  *
- * Off by default: `--ephemeral-ports` (src/config/load.ts) does not know this listener yet,
- * so a default-on proxy would make every test deployment bind 8443. Turn it on with
- * `reverse-proxy.enabled: true`; with no routes it answers 404 to everything.
+ * On by default: with `publishWebServices` it publishes this deployment's web services
+ * (address book, DL expansion, meeting content, device updates, and web access behind the
+ * forms sign-in) besides the configured routes.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -85,7 +85,7 @@ const routeSchema = z.strictObject({
 /** The zod schema of the `reverse-proxy` section. */
 export const reverseProxySchema = z
   .strictObject({
-    enabled: z.boolean().default(false),
+    enabled: z.boolean().default(true),
     external: z
       .strictObject({
         host: hostOrAddress.default('127.0.0.1'),
@@ -109,6 +109,13 @@ export const reverseProxySchema = z
       })
       .prefault({}),
     routes: z.array(routeSchema).default([]),
+    /**
+     * Also publish the web services this deployment runs: /abs, /dl, /meetings, /updates
+     * (pass-through: they authenticate) and /webaccess (forms sign-in, WebSocket), unless a
+     * route above has the same prefix. The sign-in then verifies passwords with them when
+     * `signIn.verifyUrl` is null.
+     */
+    publishWebServices: z.boolean().default(true),
     /** Peers whose X-Forwarded-* / Forwarded headers are kept (appended to); others' are replaced. */
     trustedProxies: z.array(cidr).default([]),
     limits: z
@@ -182,7 +189,11 @@ export const reverseProxySchema = z
         });
       }
       seen.add(route.prefix);
-      if (route.auth === 'forms' && section.signIn.verifyUrl === null) {
+      if (
+        route.auth === 'forms' &&
+        section.signIn.verifyUrl === null &&
+        !section.publishWebServices
+      ) {
         context.addIssue({
           code: 'custom',
           path: ['routes', i, 'auth'],

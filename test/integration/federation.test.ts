@@ -101,8 +101,26 @@ function configFile(deployment: RampartInstance): string {
   return join(deployment.dataDir, 'rampart.test.yaml');
 }
 
-/** A user of a deployment, connected to its Front End over TCP and registered. */
+const connected = new Map<string, SipUa>();
+
+/**
+ * A user of a deployment, connected to its Front End over TCP and registered; one
+ * connection per user for the whole file (a user may register 8 endpoints at most).
+ */
 async function user(deployment: RampartInstance, name: string, domain: string): Promise<SipUa> {
+  const key = `${name}@${domain}`;
+  const known = connected.get(key);
+  if (known !== undefined) return known;
+  const ua = await connectUser(deployment, name, domain);
+  connected.set(key, ua);
+  return ua;
+}
+
+async function connectUser(
+  deployment: RampartInstance,
+  name: string,
+  domain: string,
+): Promise<SipUa> {
   const fe = deployment.endpoint('front-end', 'internal', 'tcp');
   const ua = await SipUa.connect({
     host: '127.0.0.1',

@@ -293,6 +293,27 @@ function scenarios(
         body: pidf,
       });
       assert.equal(forged.status, 403);
+      // Alice ends her subscription in its dialog (RFC 6665 §4.1.2.3): the Request-URI is
+      // the Front End's Contact (no user part), the resource is in To.
+      const tagOf = (value: string | undefined): string | undefined =>
+        /;\s*tag=([^;\s]+)/i.exec(value ?? '')?.[1];
+      const target = /<([^>]+)>/.exec(header(subscribed, 'contact') ?? '')?.[1];
+      assert.ok(target !== undefined);
+      const terminated = alice.waitForRequest('NOTIFY', (n) =>
+        (header(n, 'subscription-state') ?? '').startsWith('terminated'),
+      );
+      const ended = await alice.request('SUBSCRIBE', target, {
+        to: bob.aor,
+        callId: header(subscribed, 'call-id') ?? '',
+        fromTag: tagOf(header(subscribed, 'from')) ?? '',
+        toTag: tagOf(header(subscribed, 'to')) ?? '',
+        headers: [
+          ['Event', 'presence'],
+          ['Expires', '0'],
+        ],
+      });
+      assert.ok(ended.status === 200 || ended.status === 202, String(ended.status));
+      await terminated;
     });
 
     test('an INVITE forks to both endpoints of a user; the loser is CANCELled', async () => {

@@ -3,13 +3,13 @@
 // SIP messages inside (decrypted from a TLS key log when the traffic is TLS).
 import { requireProgram, sleep, startProcess } from '../helpers/process.ts';
 import type { ManagedProcess } from '../helpers/process.ts';
-import type { Role, Topology } from './netns.ts';
+import type { Network, Role } from './netns.ts';
 import { canonicalHeaderName } from '../../src/codec/sip/parse.ts';
 
 /** Options of {@link startCapture}. */
-export interface CaptureOptions {
+export interface CaptureOptions<R extends string = Role> {
   /** Namespace holding the interface. */
-  readonly role: Role;
+  readonly role: R;
   /** Interface name inside that namespace, e.g. `topo.iface.dmzInternal`. */
   readonly iface: string;
   /** pcapng file to write; its directory must exist. */
@@ -95,7 +95,10 @@ export interface CapturedSip {
  * Starts `tshark -i <iface> -w <file> [-f <filter>]` inside `role`'s namespace and resolves
  * once it reports the capture running. Stopped by `topo.destroy()` at the latest.
  */
-export async function startCapture(topo: Topology, options: CaptureOptions): Promise<Capture> {
+export async function startCapture<R extends string>(
+  topo: Network<R>,
+  options: CaptureOptions<R>,
+): Promise<Capture> {
   const argv = ['tshark', '-n', '-i', options.iface, '-w', options.file];
   if (options.filter !== undefined) argv.push('-f', options.filter);
   const tshark = topo.exec(options.role, argv, { name: `${options.role}:tshark ${options.iface}` });

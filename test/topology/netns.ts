@@ -1,11 +1,6 @@
 // Builds the topology of plan.ts out of Linux network namespaces, one per test file, named
 // `rt-<pid>-<role>`; runs commands inside them; and deletes them all afterwards, also when
-// the test process exits early or is interrupted.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { requireProgram, sleep, startProcess } from '../helpers/process.ts';
-import type { ManagedProcess, ProcessExit } from '../helpers/process.ts';
+// the test process exits early or is interrupted. The machinery is network.ts's.
 import {
   ADDRESSES,
   DMZ_STRICT_HOST_RULESET,
@@ -16,210 +11,23 @@ import {
   ROLES,
 } from './plan.ts';
 import type { Role } from './plan.ts';
+import { buildNetwork } from './network.ts';
+import type { Network, NetworkPlan } from './network.ts';
 
 export * from './plan.ts';
+export {
+  listNamespaces,
+  NODE_BINARY,
+  REPO_ROOT,
+  requireRoot,
+  sweepStaleNamespaces,
+} from './network.ts';
+export type { ExecOptions, Network, RunOptions, RunResult } from './network.ts';
 
-/** Repository root. */
-export const REPO_ROOT = resolve(import.meta.dirname, '../..');
-
-/**
- * The Node.js that runs code inside a namespace: the project's pinned Node 24 when
- * installed, else the one running the tests.
- */
-export const NODE_BINARY = existsSync(join(REPO_ROOT, 'node_modules/.bin/node'))
-  ? join(REPO_ROOT, 'node_modules/.bin/node')
-  : process.execPath;
-
-/** How a command run to completion ended. */
-export interface RunResult extends ProcessExit {
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Options of {@link Topology.exec} and {@link Topology.run}. */
-export interface ExecOptions {
-  /** Extra environment, on top of the test process's. */
-  readonly env?: Readonly<Record<string, string>>;
-  readonly cwd?: string;
-  /** Name in error messages; defaults to `<role>:<program>`. */
-  readonly name?: string;
-}
-
-/** Options of {@link Topology.run}. */
-export interface RunOptions extends ExecOptions {
-  /** The command is killed after this long and the result says so (default 10 s). */
-  readonly timeoutMs?: number;
-}
-
-/** A built topology. Every method names a namespace by its role. */
-export interface Topology {
-  /** `rt-<pid>-`: every namespace name starts with it. */
-  readonly prefix: string;
-  /** Namespace names, e.g. `ns.dmz === 'rt-1234-dmz'`. */
-  readonly ns: Readonly<Record<Role, string>>;
+/** A built topology of plan.ts. Every method names a namespace by its role. */
+export interface Topology extends Network<Role> {
   readonly addr: typeof ADDRESSES;
   readonly iface: typeof INTERFACES;
-  /**
-   * Starts `argv` inside the namespace (`ip netns exec`, which execs: signals reach the
-   * program itself). The process is stopped by {@link Topology.destroy} if still running.
-   */
-  exec(role: Role, argv: readonly string[], options?: ExecOptions): ManagedProcess;
-  /** Runs `argv` inside the namespace to completion; never rejects on a non-zero exit. */
-  run(role: Role, argv: readonly string[], options?: RunOptions): Promise<RunResult>;
-  /** Like {@link Topology.run}, but throws with the output unless the exit code is 0. */
-  runOk(role: Role, argv: readonly string[], options?: RunOptions): Promise<RunResult>;
-  /** True once {@link Topology.destroy} has started. */
-  readonly destroyed: boolean;
-  /**
-   * Stops the processes started with {@link Topology.exec}, then deletes every namespace
-   * (deleting a namespace deletes its veths and bridges). Idempotent.
-   */
-  destroy(): Promise<void>;
-}
-
-const EXECUTABLES = [
-  ['ip', 'iproute2'],
-  ['nft', 'nftables'],
-  ['sysctl', 'procps'],
-  ['tshark', 'tshark'],
-  ['dumpcap', 'wireshark-common'],
-] as const;
-
-/**
- * Throws unless the harness can run: root, and iproute2, nftables, procps and tshark
- * installed. Topology tests fail rather than skip: a missing tool is a broken environment.
- */
-export function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      'topology tests need root (network namespaces, veth, nftables, packet capture) and ' +
-        `the Debian packages ${[...new Set(EXECUTABLES.map(([, pkg]) => pkg))].join(', ')}: ` +
-        'run them as root, e.g. in the CI container or with sudo',
-    );
-  }
-  for (const [program, debianPackage] of EXECUTABLES) requireProgram(program, debianPackage);
-}
-
-/** Environment for commands inside a namespace: the runner's, minus node:test's marker. */
-function childEnv(extra: Readonly<Record<string, string>> | undefined): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  // A child Node that sees this believes it is a test file reporting to our runner.
-  delete env['NODE_TEST_CONTEXT'];
-  return env;
-}
-
-/** Runs a command in the root namespace; resolves with its output whatever the exit code. */
-function runHost(argv: readonly string[], input?: string, timeoutMs = 10_000): Promise<RunResult> {
-  const [command, ...args] = argv;
-  if (command === undefined) throw new Error('empty argv');
-  return new Promise((resolvePromise) => {
-    const child = spawn(command, args, {
-      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      resolvePromise({ code: -1, signal: null, stdout, stderr: `${stderr}${error.message}` });
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
-    // A command that exits before reading its input is reported by its exit code.
-    child.stdin?.on('error', () => undefined).end(input);
-  });
-}
-
-async function runHostOk(argv: readonly string[], input?: string): Promise<RunResult> {
-  const result = await runHost(argv, input);
-  if (result.code !== 0) {
-    throw new Error(
-      `${argv.join(' ')} failed (code ${String(result.code)}): ${result.stderr.trim()}`,
-    );
-  }
-  return result;
-}
-
-/** Names from `ip netns list` (each line is `<name> (id: N)` or just `<name>`). */
-export function listNamespaces(): string[] {
-  const result = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`ip netns list failed: ${result.stderr}`);
-  return result.stdout
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/)[0] ?? '')
-    .filter((name) => name !== '');
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * SIGKILLs every process still inside namespace `name` (children of what the test started,
- * such as tshark's dumpcap or Rampart's workers): a namespace whose name is deleted lives
- * on, unreachable, as long as one process is inside.
- */
-function killNamespaceProcesses(name: string): void {
-  const result = spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' });
-  for (const pid of result.stdout.split(/\s+/).filter((text) => /^\d+$/.test(text))) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function deleteNamespaceSync(name: string): void {
-  killNamespaceProcesses(name);
-  spawnSync('ip', ['netns', 'del', name]);
-}
-
-/**
- * Deletes namespaces left by test processes that died without cleaning up (SIGKILL, a
- * crashed runner): any `rt-<pid>-*` whose pid is no longer running. Returns their names.
- */
-export function sweepStaleNamespaces(): string[] {
-  const stale = listNamespaces().filter((name) => {
-    const match = /^rt-(\d+)-/.exec(name);
-    return match !== null && Number(match[1]) !== process.pid && !processAlive(Number(match[1]));
-  });
-  for (const name of stale) deleteNamespaceSync(name);
-  return stale;
-}
-
-// Namespaces of every live topology of this process, deleted synchronously on exit.
-const liveTopologies = new Set<{ cleanupSync(): void }>();
-let exitHooksInstalled = false;
-
-function cleanupAllSync(): void {
-  for (const topology of liveTopologies) topology.cleanupSync();
-}
-
-function installExitHooks(): void {
-  if (exitHooksInstalled) return;
-  exitHooksInstalled = true;
-  process.on('exit', cleanupAllSync);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    const onSignal = (): void => {
-      cleanupAllSync();
-      // Only we listen: the default action (termination) must still happen.
-      if (process.listenerCount(signal) === 1) {
-        process.removeListener(signal, onSignal);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, onSignal);
-  }
 }
 
 /** Options of {@link buildTopology}. */
@@ -232,168 +40,22 @@ export interface TopologyOptions {
 }
 
 /**
- * Waits until every interface is operationally up: the kernel reports a veth's carrier
- * asynchronously, and a packet sent before that is dropped.
- */
-async function waitLinksUp(ns: Readonly<Record<Role, string>>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const down: string[] = [];
-    for (const role of ROLES) {
-      const { stdout } = await runHostOk(['ip', '-n', ns[role], '-br', 'link', 'show']);
-      for (const line of stdout.split('\n')) {
-        const [name, state] = line.trim().split(/\s+/);
-        if (name === undefined || name === '' || name === 'lo') continue;
-        if (state !== 'UP') down.push(`${role}:${name.replace(/@.*/, '')} ${state ?? '?'}`);
-      }
-    }
-    if (down.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`links still down: ${down.join(', ')}`);
-    await sleep(50);
-  }
-}
-
-/**
  * Builds the topology of plan.ts, in about a second (mostly waiting for carriers). Throws (after
  * deleting whatever it created) when a step fails. Call `after(() => topo.destroy())`.
  */
 export async function buildTopology(options: TopologyOptions = {}): Promise<Topology> {
-  requireRoot();
-  sweepStaleNamespaces();
-  installExitHooks();
-  const prefix = `rt-${process.pid}-`;
-  const ns = Object.fromEntries(ROLES.map((role) => [role, `${prefix}${role}`])) as Record<
-    Role,
-    string
-  >;
-  const clash = listNamespaces().filter((name) => name.startsWith(prefix));
-  if (clash.length > 0) {
-    throw new Error(`namespaces ${clash.join(', ')} exist: one topology per test process`);
-  }
-
-  const created: string[] = [];
-  const processes = new Set<ManagedProcess>();
-  let destroyed = false;
-  const cleanupSync = (): void => {
-    for (const managed of processes) if (!managed.hasExited) managed.child.kill('SIGKILL');
-    for (const name of created.splice(0)) deleteNamespaceSync(name);
+  const plan: NetworkPlan<Role> = {
+    roles: ROLES,
+    bridges: ['internet', 'corpnet'],
+    bridge: INTERFACES.bridge,
+    links: LINKS,
+    hostAddresses: HOST_ADDRESSES,
+    forwarding: ['nat'],
+    routes: [['home', ['default', 'via', ADDRESSES.natLan]]],
+    nftables: [
+      ['nat', NAT_RULESET],
+      ...((options.dmzStrictHost ?? true) ? [['dmz', DMZ_STRICT_HOST_RULESET] as const] : []),
+    ],
   };
-  const registration = { cleanupSync };
-  liveTopologies.add(registration);
-
-  const ip = (role: Role, args: readonly string[]): Promise<RunResult> =>
-    runHostOk(['ip', '-n', ns[role], ...args]);
-  const inNs = (role: Role, argv: readonly string[], input?: string): Promise<RunResult> =>
-    runHostOk(['ip', 'netns', 'exec', ns[role], ...argv], input);
-
-  const topology: Topology = {
-    prefix,
-    ns,
-    addr: ADDRESSES,
-    iface: INTERFACES,
-    get destroyed() {
-      return destroyed;
-    },
-    exec(role, argv, options = {}) {
-      if (destroyed) throw new Error(`topology ${prefix} is destroyed`);
-      const [program] = argv;
-      if (program === undefined) throw new Error('empty argv');
-      const managed = startProcess(
-        options.name ?? `${role}:${basename(program)}`,
-        'ip',
-        ['netns', 'exec', ns[role], ...argv],
-        { env: childEnv(options.env), ...(options.cwd === undefined ? {} : { cwd: options.cwd }) },
-      );
-      processes.add(managed);
-      void managed.exited.then(() => processes.delete(managed));
-      return managed;
-    },
-    async run(role, argv, options = {}) {
-      const managed = topology.exec(role, argv, options);
-      const timeoutMs = options.timeoutMs ?? 10_000;
-      const timedOut = { value: false };
-      const timer = setTimeout(() => {
-        timedOut.value = true;
-        void managed.stop('SIGKILL');
-      }, timeoutMs);
-      const exit = await managed.exited;
-      clearTimeout(timer);
-      const note = timedOut.value ? `\n(killed after ${timeoutMs} ms)` : '';
-      return { ...exit, stdout: managed.stdout(), stderr: `${managed.stderr()}${note}` };
-    },
-    async runOk(role, argv, options = {}) {
-      const result = await topology.run(role, argv, options);
-      if (result.code !== 0) {
-        throw new Error(
-          `[${role}] ${argv.join(' ')} exited ${String(result.code)} (${String(result.signal)})` +
-            `\n--- stdout\n${result.stdout.slice(-4000)}\n--- stderr\n${result.stderr.slice(-4000)}`,
-        );
-      }
-      return result;
-    },
-    async destroy() {
-      if (destroyed) return;
-      destroyed = true;
-      await Promise.all([...processes].map((managed) => managed.stop('SIGTERM', 2000)));
-      // Deleting a namespace also deletes the veth ends in it and, with them, their peers.
-      for (const name of created.splice(0)) deleteNamespaceSync(name);
-      liveTopologies.delete(registration);
-    },
-  };
-
-  try {
-    for (const role of ROLES) {
-      // Recorded first: if `add` half-succeeds, cleanup still tries to delete it.
-      created.push(ns[role]);
-      await runHostOk(['ip', 'netns', 'add', ns[role]]);
-      // Set before any interface exists so that no veth gets IPv6 (no ND/MLD noise in
-      // captures); loopback keeps ::1.
-      await inNs(role, [
-        'sysctl',
-        '-q',
-        '-w',
-        'net.ipv6.conf.default.disable_ipv6=1',
-        `net.ipv4.ip_forward=${role === 'nat' ? 1 : 0}`,
-      ]);
-      await ip(role, ['link', 'set', 'lo', 'up']);
-    }
-    for (const role of ['internet', 'corpnet'] as const) {
-      await ip(role, ['link', 'add', INTERFACES.bridge, 'type', 'bridge']);
-      await ip(role, ['link', 'set', INTERFACES.bridge, 'up']);
-    }
-    for (const link of LINKS) {
-      // Created directly in both namespaces: no name is ever taken in the root namespace,
-      // so concurrent test files cannot collide.
-      const peer = ['peer', 'name', link.peerIf, 'netns', ns[link.peer]];
-      await runHostOk([
-        'ip',
-        'link',
-        'add',
-        link.hostIf,
-        'netns',
-        ns[link.host],
-        'type',
-        'veth',
-        ...peer,
-      ]);
-      if (link.peer === 'internet' || link.peer === 'corpnet') {
-        await ip(link.peer, ['link', 'set', link.peerIf, 'master', INTERFACES.bridge]);
-      }
-      await ip(link.peer, ['link', 'set', link.peerIf, 'up']);
-    }
-    for (const [role, ifName, cidr] of HOST_ADDRESSES) {
-      await ip(role, ['addr', 'add', cidr, 'dev', ifName]);
-      await ip(role, ['link', 'set', ifName, 'up']);
-    }
-    await ip('home', ['route', 'add', 'default', 'via', ADDRESSES.natLan]);
-    await inNs('nat', ['nft', '-f', '-'], NAT_RULESET);
-    if (options.dmzStrictHost ?? true)
-      await inNs('dmz', ['nft', '-f', '-'], DMZ_STRICT_HOST_RULESET);
-    await waitLinksUp(ns);
-  } catch (error) {
-    cleanupSync();
-    liveTopologies.delete(registration);
-    throw error;
-  }
-  return topology;
+  return buildNetwork(plan, { addr: ADDRESSES, iface: INTERFACES });
 }

@@ -60,10 +60,10 @@ export const INTERFACES = {
 } as const;
 
 /** One veth pair: `hostIf` in `host`, `peerIf` in `peer`. */
-export interface Link {
-  readonly host: Role;
+export interface Link<R extends string = Role> {
+  readonly host: R;
   readonly hostIf: string;
-  readonly peer: Role;
+  readonly peer: R;
   readonly peerIf: string;
 }
 

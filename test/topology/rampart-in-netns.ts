@@ -10,7 +10,7 @@ import { waitUntil } from '../helpers/process.ts';
 import type { ManagedProcess } from '../helpers/process.ts';
 import { parseEndpointsJson } from '../helpers/rampart.ts';
 import { NODE_BINARY, REPO_ROOT } from './netns.ts';
-import type { Role, Topology } from './netns.ts';
+import type { Network, Role } from './netns.ts';
 
 /** Options of {@link startRampartIn}. */
 export interface NetnsRampartOptions {
@@ -30,8 +30,8 @@ export interface NetnsRampartOptions {
 }
 
 /** A `rampart start` running in a namespace. */
-export interface NetnsRampart {
-  readonly role: Role;
+export interface NetnsRampart<R extends string = Role> {
+  readonly role: R;
   readonly process: ManagedProcess;
   readonly dataDir: string;
   readonly configFile: string;
@@ -61,11 +61,11 @@ async function nonEmptyFile(path: string): Promise<boolean> {
  * namespace on the pinned Node, waits for endpoints.json and parses it. On failure the
  * error carries the process's output.
  */
-export async function startRampartIn(
-  topo: Topology,
-  role: Role,
+export async function startRampartIn<R extends string>(
+  topo: Network<R>,
+  role: R,
   options: NetnsRampartOptions,
-): Promise<NetnsRampart> {
+): Promise<NetnsRampart<R>> {
   const dataDir = await mkdtemp(join(tmpdir(), `rt-rampart-${role}-`));
   const configFile = join(dataDir, 'rampart.topology.yaml');
   await writeFile(configFile, stringify(options.config));

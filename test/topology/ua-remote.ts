@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ManagedProcess } from '../helpers/process.ts';
 import { NODE_BINARY } from './netns.ts';
-import type { Role, Topology } from './netns.ts';
+import type { Network, Role } from './netns.ts';
 import type {
   AgentCommand,
   AgentInfo,
@@ -36,8 +36,8 @@ export function wireHeader(message: WireMessage, name: string): string[] {
 }
 
 /** A SipUa in a namespace. */
-export interface UaAgent {
-  readonly role: Role;
+export interface UaAgent<R extends string = Role> {
+  readonly role: R;
   readonly user: string;
   readonly process: ManagedProcess;
   info(): Promise<AgentInfo>;
@@ -66,11 +66,11 @@ export interface UaAgent {
 type Reply = { readonly id: number; readonly result: unknown } | { id: number; error: string };
 
 /** Starts ua-agent.ts in `role`'s namespace and connects to its control socket. */
-export async function startUaAgent(
-  topo: Topology,
-  role: Role,
+export async function startUaAgent<R extends string>(
+  topo: Network<R>,
+  role: R,
   options: UaAgentOptions,
-): Promise<UaAgent> {
+): Promise<UaAgent<R>> {
   const { socketPath, keylogFile, startTimeoutMs, ...agentOptions } = options;
   const argv = [NODE_BINARY];
   if (keylogFile !== undefined) argv.push(`--tls-keylog=${keylogFile}`);

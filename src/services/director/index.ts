@@ -114,6 +114,13 @@ export async function startDirector(options: StartDirectorOptions): Promise<Runn
 
   const handle = async (incoming: IncomingRequest): Promise<RequestDecision> => {
     const { request, flow } = incoming;
+    // An OPTIONS for the server itself (no user part): a keep-alive or an Access Edge's health
+    // check (RFC 3261 §11), answered here.
+    if (request.method === 'OPTIONS' && incoming.routes.length === 0) {
+      const target = parseSipUri(incoming.requestUri);
+      if (target.ok && target.value.user === undefined)
+        return { kind: 'respond', status: 200, reason: 'OK' };
+    }
     if (server.isServerFlow(flow)) {
       // The Access Edge marks what it relays (it strips any marker a client sent); the
       // mutual-TLS listener is the only place the mark is read. `federation`: a federated

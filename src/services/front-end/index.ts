@@ -149,7 +149,8 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
   const presence = new PresenceService({
     settings: config.presence,
     engine: { sendRequest: (outgoing) => server.engine.sendRequest(outgoing) },
-    contactUri: () => server.clientUri,
+    contactUri: (viaServer) =>
+      viaServer ? (server.serverUri ?? server.clientUri) : server.clientUri,
     directory,
     contacts,
     logger: log,
@@ -217,8 +218,15 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
         },
       };
     }
+    // A federated partner's user, relayed by the Director from the Access Edge (which
+    // checked the partner's certificate): no identity of ours, a foreign From.
+    const fromIdentity = identityOf(header(request, 'from'));
+    const fromDomain = fromIdentity?.slice(fromIdentity.indexOf('@') + 1);
+    const partnerUser =
+      fromServer && identity === undefined && fromDomain !== undefined && !domains.has(fromDomain);
+    // In a dialog the partner's user is who created it (authorised then, per user).
     const local = presence.isOurDialog(request);
-    if (local) return presence.inDialog(request, identity);
+    if (local) return presence.inDialog(request, partnerUser ? fromIdentity : identity);
     // An anonymous guest, let through by the Director for a meeting: no conferencing focus
     // is hosted here yet, so there is no such meeting.
     if (fromServer && header(request, 'p-rampart-origin')?.trim().toLowerCase() === 'anonymous')
@@ -226,17 +234,7 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
     const ruri = parseSipUri(incoming.requestUri);
     if (!ruri.ok) return { kind: 'respond', status: 416, reason: 'Unsupported URI Scheme' };
     const host = ruri.value.host.toLowerCase();
-    // A federated partner's user, relayed by the Director from the Access Edge (which
-    // checked the partner's certificate): no identity of ours, a foreign From.
-    const fromIdentity = identityOf(header(request, 'from'));
-    const fromDomain = fromIdentity?.slice(fromIdentity.indexOf('@') + 1);
-    if (
-      fromServer &&
-      identity === undefined &&
-      fromDomain !== undefined &&
-      !domains.has(fromDomain) &&
-      domains.has(host)
-    ) {
+    if (partnerUser && domains.has(host)) {
       if (request.method === 'REGISTER' || request.method === 'PUBLISH')
         return { kind: 'respond', status: 403, reason: 'Not For Partners' };
       if (

@@ -4,8 +4,8 @@
  * of the subscription dialog (RFC 6665 §4.2.1, RFC 3261 §12.2.1.1) through the engine.
  */
 import type { SipRequest } from '../../codec/sip/message.ts';
-import { callIdOf, fromTag, toTag } from '../../codec/sip/headers.ts';
-import { header } from '../../codec/sip/parse.ts';
+import { callIdOf, fromTag, parseNameAddr, toTag } from '../../codec/sip/headers.ts';
+import { header, headerValues } from '../../codec/sip/parse.ts';
 import type { HeaderLine } from '../../codec/sip/serialize.ts';
 import { randomToken } from '../../lib/ids.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -43,7 +43,12 @@ export interface PresenceServiceOptions {
   /** Sends the NOTIFYs (the SIP engine). */
   readonly engine: { sendRequest(outgoing: OutgoingRequest): Promise<OutgoingResult> };
   /** Our Contact for the dialogs we create. */
-  readonly contactUri: () => string | undefined;
+  /**
+   * Our Contact: for a subscriber that reached us through the deployment's servers
+   * (`viaServer`: the Director, a web access agent), the mutual-TLS listener they can reach;
+   * for a client connected to us, the client listener.
+   */
+  readonly contactUri: (viaServer: boolean) => string | undefined;
   readonly directory: Directory;
   readonly contacts: ContactsService;
   readonly logger: Logger;
@@ -138,7 +143,9 @@ export class PresenceService {
     flow: Flow | undefined,
     localTag: string,
   ): Promise<RequestDecision> {
-    const resource = addressOf(request.requestUri) ?? addressOf(header(request, 'to') ?? '');
+    // In a dialog the Request-URI is our Contact (no user part): the resource is in To.
+    const to = parseNameAddr(header(request, 'to') ?? '');
+    const resource = addressOf(request.requestUri) ?? (to.ok ? addressOf(to.value.uri) : undefined);
     if (resource === undefined || identity === undefined)
       return { kind: 'respond', status: 404, reason: 'Not Found' };
     if (toTag(request) === undefined) {
@@ -157,14 +164,26 @@ export class PresenceService {
     const outcome = this.agent.subscribe(input.value);
     this.options.metrics.presence(outcome.response.status < 300 ? 'subscribe' : 'refused');
     if (outcome.response.status >= 300) this.peers.delete(key);
-    return this.answer(outcome, localTag);
+    const viaServer = this.peers.get(key)?.flow === undefined;
+    return this.answer(outcome, localTag, request, viaServer);
   }
 
   /** The response now; the NOTIFYs right after it (RFC 6665 §4.2.1.4). */
-  private answer(outcome: PresenceOutcome, toTag?: string): RequestDecision {
-    const contact = this.options.contactUri();
+  private answer(
+    outcome: PresenceOutcome,
+    toTag?: string,
+    request?: SipRequest,
+    viaServer = false,
+  ): RequestDecision {
+    const contact = this.options.contactUri(viaServer);
     const headers: HeaderLine[] = [...outcome.response.headers];
     if (toTag !== undefined && contact !== undefined) headers.push(['Contact', `<${contact}>`]);
+    // RFC 3261 §12.1.1: a UAS copies every Record-Route of the dialog-creating request into
+    // its 2xx, in order, so the subscriber's refreshes and unsubscribe follow the proxies
+    // (the Director, an Access Edge) rather than our Contact, which it may not reach.
+    if (toTag !== undefined && request !== undefined && outcome.response.status < 300)
+      for (const value of headerValues(request, 'record-route'))
+        headers.push(['Record-Route', value]);
     setImmediate(() => {
       this.send(outcome.actions);
     });
@@ -188,7 +207,7 @@ export class PresenceService {
     const peer = this.peers.get(key);
     const target = sub.remoteTarget;
     if (target === undefined) return;
-    const contact = this.options.contactUri();
+    const contact = this.options.contactUri(peer?.flow === undefined);
     // The route set is the SUBSCRIBE's Record-Route, in order (RFC 3261 §12.1.1).
     const routes: HeaderLine[] = sub.routeSet.map((r) => ['Route', r]);
     const headers: HeaderLine[] = [

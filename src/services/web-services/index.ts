@@ -24,6 +24,8 @@ import { dlRoutes } from './dl/routes.ts';
 import { webServicesPaths } from './files.ts';
 import { meetingsRoutes } from './meetings/routes.ts';
 import { updatesRoutes } from './updates/routes.ts';
+import { webAccessRoutes } from './web-access/routes.ts';
+import { WebAccessSipAgent } from './web-access/sip-agent.ts';
 
 export type { WebServicesSettings } from './context.ts';
 
@@ -36,11 +38,16 @@ export interface StartWebServicesOptions {
   readonly tls: Pick<TlsMaterial, 'key' | 'cert' | 'ca' | 'onChange'>;
   readonly logger: Logger;
   readonly registry: Registry;
+  /**
+   * The Front End's mutual-TLS listener (`sip:host:port;transport=tls`): with it, web
+   * access (the browser IM client) runs, one SIP user agent per signed-in session.
+   */
+  readonly frontEnd?: string;
 }
 
 /** The feature a path belongs to, for metric labels. */
 function featureOf(url: string): string {
-  const match = /^\/(abs|dl|meetings|updates|auth)(?:\/|$)/.exec(url);
+  const match = /^\/(abs|dl|meetings|updates|auth|webaccess)(?:\/|$)/.exec(url);
   return match?.[1] ?? 'other';
 }
 
@@ -110,6 +117,18 @@ export async function startWebServices(options: StartWebServicesOptions): Promis
     logger,
   };
   const app = buildWebServices(options, context);
+  const agent =
+    options.frontEnd === undefined
+      ? undefined
+      : await WebAccessSipAgent.start({
+          host: config.host,
+          frontEnd: options.frontEnd,
+          tls: options.tls,
+          logger,
+          registry: options.registry,
+        });
+  const webAccess =
+    agent === undefined ? undefined : webAccessRoutes(app, { agent, directory, logger });
 
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -155,6 +174,8 @@ export async function startWebServices(options: StartWebServicesOptions): Promis
       closed = true;
       clearTimeout(timer);
       await generating;
+      await webAccess?.close();
+      await agent?.close(Date.now());
       await app.close();
       throw error;
     }
@@ -181,7 +202,10 @@ export async function startWebServices(options: StartWebServicesOptions): Promis
   return {
     name: 'web-services',
     endpoints,
-    status: () => ({ listening: endpoints.length }),
+    status: () => ({
+      listening: endpoints.length,
+      webAccessSessions: webAccess?.sessions() ?? 0,
+    }),
     close: (deadlineMs: number) => {
       closing ??= (async () => {
         closed = true;
@@ -194,6 +218,8 @@ export async function startWebServices(options: StartWebServicesOptions): Promis
           Math.max(0, deadlineMs - Date.now()),
         );
         try {
+          await webAccess?.close();
+          await agent?.close(deadlineMs);
           await app.close();
           await generating;
         } finally {
