@@ -340,6 +340,91 @@ describe('federation between complete deployments', () => {
     assert.match((await changed).body.toString(), /<basic>open<\/basic>/);
   });
 
+  test("and the other way: bob watches alice's presence once alice lists him", async () => {
+    const alice = await user(deployments.a, 'alice', 'a.example');
+    const bob = await user(deployments.b, 'bob', 'b.example');
+    const put = await alice.request('SERVICE', alice.aor, {
+      headers: [['Content-Type', 'application/vnd.rampart.contacts+json']],
+      body: JSON.stringify({ op: 'put-contact', address: 'sip:bob@b.example', name: 'Bob' }),
+    });
+    assert.equal(put.status, 200);
+    const active = bob.waitForRequest(
+      'NOTIFY',
+      (n) => (header(n, 'subscription-state') ?? '').startsWith('active'),
+      10_000,
+    );
+    const subscribed = await bob.request('SUBSCRIBE', 'sip:alice@a.example', {
+      headers: [
+        ['Event', 'presence'],
+        ['Accept', 'application/pidf+xml'],
+        ['Expires', '600'],
+      ],
+    });
+    assert.ok(subscribed.status === 200 || subscribed.status === 202, String(subscribed.status));
+    await active;
+    const changed = bob.waitForRequest(
+      'NOTIFY',
+      (n) => n.body.includes('at the a.example desk'),
+      10_000,
+    );
+    const published = await alice.request('PUBLISH', alice.aor, {
+      headers: [
+        ['Event', 'presence'],
+        ['Content-Type', 'application/pidf+xml'],
+        ['Expires', '600'],
+      ],
+      body:
+        '<?xml version="1.0" encoding="UTF-8"?>' +
+        '<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:alice@a.example">' +
+        '<tuple id="t1"><status><basic>open</basic></status><note>at the a.example desk</note></tuple>' +
+        '</presence>',
+    });
+    assert.equal(published.status, 200);
+    assert.match((await changed).body.toString(), /<basic>open<\/basic>/);
+  });
+
+  test("a remote user of A (through A's edge and Director) reaches bob, within policy", async () => {
+    const edge = deployments.a.endpoint('access-edge', 'external', 'tls');
+    const remote = await SipUa.connect({
+      host: '127.0.0.1',
+      port: edge.port,
+      transport: 'tls',
+      user: 'ann',
+      domain: 'a.example',
+      password: PASSWORD,
+      ca: pki.a.authority.cert,
+      localAddress: '127.0.0.7',
+    });
+    clients.push(remote);
+    assert.equal((await remote.register()).status, 200);
+    const bob = await user(deployments.b, 'bob', 'b.example');
+    const atBob = bob.waitForRequest('MESSAGE', (r) => r.body.toString() === 'from the road');
+    assert.equal((await message(remote, 'sip:bob@b.example', 'from the road')).status, 200);
+    assert.match(header(await atBob, 'from') ?? '', /sip:ann@a\.example/);
+    // The same user's policy applies from outside: without federation, 403.
+    await cli(
+      deployments.a.dataDir,
+      'user',
+      'set-policy',
+      'ann@a.example',
+      '--federation',
+      'off',
+      '--config',
+      configFile(deployments.a),
+    );
+    assert.equal((await message(remote, 'sip:bob@b.example', 'not any more')).status, 403);
+    await cli(
+      deployments.a.dataDir,
+      'user',
+      'set-policy',
+      'ann@a.example',
+      '--federation',
+      'on',
+      '--config',
+      configFile(deployments.a),
+    );
+  });
+
   test('c.example is on the block list: refused both ways (403)', async () => {
     const alice = await user(deployments.a, 'alice', 'a.example');
     const carol = await user(deployments.cd, 'carol', 'c.example');
