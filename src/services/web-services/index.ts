@@ -128,7 +128,9 @@ export async function startWebServices(options: StartWebServicesOptions): Promis
           registry: options.registry,
         });
   const webAccess =
-    agent === undefined ? undefined : webAccessRoutes(app, { agent, directory, logger });
+    agent === undefined
+      ? undefined
+      : webAccessRoutes(app, { agent, directory, logger, registry: options.registry });
 
   let closed = false;
   let timer: NodeJS.Timeout | undefined;

@@ -11,7 +11,9 @@ import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../../../lib/logger.ts';
+import { counterIn } from '../../../runtime/metrics.ts';
 import { canonicalAddress, type Directory } from '../../../store/directory.ts';
 import { USER_HEADER } from '../auth.ts';
 import { WebAccessSession, type BrowserEvent } from './session.ts';
@@ -43,6 +45,7 @@ export function webAccessRoutes(
     readonly agent: WebAccessSipAgent;
     readonly directory: Directory;
     readonly logger: Logger;
+    readonly registry: Registry;
   },
 ): { readonly sessions: () => number; close(): Promise<void> } {
   const files = {
@@ -70,7 +73,22 @@ export function webAccessRoutes(
 
   const sessions = new Set<WebAccessSession>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const refused = counterIn(
+    options.registry,
+    'rampart_web_access_refused_total',
+    'Web access WebSocket upgrades and browser commands refused, by reason',
+    ['reason'],
+  );
   const refuse = (socket: Duplex, status: number, text: string): void => {
+    refused.inc({ reason: `upgrade-${String(status)}` });
+    options.logger.warn(
+      {
+        event: 'web-access-refused',
+        status,
+        remote: socket instanceof TLSSocket ? socket.remoteAddress : undefined,
+      },
+      'web access upgrade refused',
+    );
     socket.end(
       `HTTP/1.1 ${String(status)} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
     );
@@ -106,7 +124,10 @@ export function webAccessRoutes(
       agent: options.agent,
       user,
       directory: options.directory,
-      send,
+      send: (event) => {
+        if (event.type === 'error') refused.inc({ reason: 'command' });
+        send(event);
+      },
       logger: options.logger,
     });
     sessions.add(session);
@@ -120,6 +141,7 @@ export function webAccessRoutes(
     });
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
+        refused.inc({ reason: 'binary-frame' });
         ws.close(1003, 'text frames only');
         return;
       }
