@@ -21,6 +21,20 @@ export function randomToken(length = 16): string {
   return out;
 }
 
+/**
+ * `size` random bytes (a copy) from the same pool: one crypto call serves many small
+ * draws, e.g. a Digest nonce's random part per challenge.
+ */
+export function pooledRandomBytes(size: number): Buffer {
+  if (poolOffset + size > pool.length) {
+    pool = randomBytes(Math.max(POOL_BYTES, size));
+    poolOffset = 0;
+  }
+  const out = Buffer.from(pool.subarray(poolOffset, poolOffset + size));
+  poolOffset += size;
+  return out;
+}
+
 /** RFC 3261 §8.1.1.7: branch IDs begin with the magic cookie "z9hG4bK". */
 export const BRANCH_MAGIC_COOKIE = 'z9hG4bK';
 

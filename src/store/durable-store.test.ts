@@ -38,3 +38,30 @@ test('sqlite store keeps documents across reopening', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sqlite store: writes of one tick commit together; reads and close see them first', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-durable-'));
+  try {
+    const path = join(dir, 'state.sqlite');
+    const store = new SqliteDurableStore(path);
+    // Not awaited one by one: a registration burst.
+    const writes = Array.from({ length: 500 }, (_, i) =>
+      store.put('binding', `b${String(i)}`, { n: i }),
+    );
+    const removed = store.delete('binding', 'b7');
+    // A read in the same tick already sees them.
+    assert.deepEqual(await store.get('binding', 'b499'), { n: 499 });
+    assert.equal(await store.get('binding', 'b7'), undefined);
+    await Promise.all([...writes, removed]);
+    assert.equal((await store.list('binding')).length, 499);
+    // Pending writes reach the file when the store closes.
+    void store.put('binding', 'last', { n: -1 });
+    await store.close();
+    const again = new SqliteDurableStore(path);
+    assert.deepEqual(await again.get('binding', 'last'), { n: -1 });
+    assert.equal((await again.list('binding')).length, 500);
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -22,8 +22,20 @@ export interface DurableStore {
   close(): Promise<void>;
 }
 
-/** Documents in one SQLite table, written synchronously (WAL, one fsync per commit batch). */
+/**
+ * Documents in one SQLite table (WAL). Writes made in one turn of the event loop are
+ * committed together in one transaction right after it (a registration burst costs one
+ * commit, not one per binding); each write's promise settles when its commit did. Reads
+ * commit what is pending first, so they always see every write made before them.
+ */
 export class SqliteDurableStore implements DurableStore {
+  /** `kind\0id` → the JSON to write, or undefined to delete. */
+  private readonly pending = new Map<
+    string,
+    { kind: DocumentKind; id: string; text: string | undefined }
+  >();
+  private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private flushScheduled = false;
   private readonly db: DatabaseSync;
   private readonly putStatement: StatementSync;
   private readonly getStatement: StatementSync;
@@ -48,21 +60,60 @@ export class SqliteDurableStore implements DurableStore {
   }
 
   put(kind: DocumentKind, id: string, value: unknown): Promise<void> {
-    this.putStatement.run(kind, id, JSON.stringify(value));
-    return Promise.resolve();
+    this.pending.set(`${kind}\0${id}`, { kind, id, text: JSON.stringify(value) });
+    return this.scheduled();
+  }
+
+  private scheduled(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flush();
+      });
+    });
+  }
+
+  /** Commits every pending write in one transaction and settles their promises. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    const waiters = this.waiters;
+    this.waiters = [];
+    if (batch.length === 0 || !this.db.isOpen) {
+      for (const waiter of waiters) waiter.resolve();
+      return;
+    }
+    try {
+      this.db.exec('BEGIN');
+      for (const write of batch) {
+        if (write.text === undefined) this.deleteStatement.run(write.kind, write.id);
+        else this.putStatement.run(write.kind, write.id, write.text);
+      }
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      for (const waiter of waiters) waiter.reject(error);
+      return;
+    }
+    for (const waiter of waiters) waiter.resolve();
   }
 
   get(kind: DocumentKind, id: string): Promise<unknown> {
+    this.flush();
     const row = this.getStatement.get(kind, id) as { value: string } | undefined;
     return Promise.resolve(row === undefined ? undefined : (JSON.parse(row.value) as unknown));
   }
 
   delete(kind: DocumentKind, id: string): Promise<void> {
-    this.deleteStatement.run(kind, id);
-    return Promise.resolve();
+    this.pending.set(`${kind}\0${id}`, { kind, id, text: undefined });
+    return this.scheduled();
   }
 
   list(kind: DocumentKind): Promise<StoredDocument[]> {
+    this.flush();
     const rows = this.listStatement.all(kind) as { id: string; value: string }[];
     return Promise.resolve(
       rows.map((row) => ({ id: row.id, value: JSON.parse(row.value) as unknown })),
@@ -70,7 +121,10 @@ export class SqliteDurableStore implements DurableStore {
   }
 
   close(): Promise<void> {
-    if (this.db.isOpen) this.db.close();
+    if (this.db.isOpen) {
+      this.flush();
+      this.db.close();
+    }
     return Promise.resolve();
   }
 }

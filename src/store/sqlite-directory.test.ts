@@ -27,6 +27,40 @@ directoryContract('SQLite :memory:', () => {
 });
 
 describe('SqliteDirectory (SQLite specifics)', () => {
+  test('cached user and HA1 answers follow changes from this and other connections', async () => {
+    const path = freshFile();
+    const server = SqliteDirectory.open({ path, realms: ['example.test'] });
+    const cli = SqliteDirectory.open({ path, realms: ['example.test'] });
+    try {
+      await cli.addUser({ address: 'alice@example.test', password: 'first-pw' });
+      assert.equal((await server.getUser('alice@example.test'))?.enabled, true);
+      const before = await server.digestHa1('alice@example.test', 'example.test', 'MD5');
+      assert.equal(await server.getUser('bob@example.test'), undefined);
+      // Another process (the CLI) changes the file: the server sees it within 100 ms.
+      const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 120));
+      await cli.updateUser('alice@example.test', { enabled: false, federation: false });
+      await settle();
+      const changed = await server.getUser('alice@example.test');
+      assert.equal(changed?.enabled, false);
+      assert.equal(changed.policy.federation, false);
+      await cli.setPassword('alice@example.test', 'second-pw');
+      await settle();
+      assert.notEqual(await server.digestHa1('alice@example.test', 'example.test', 'MD5'), before);
+      await cli.addUser({ address: 'bob@example.test', password: 'bob-pw' });
+      await settle();
+      assert.ok((await server.getUser('bob@example.test')) !== undefined);
+      // Its own writes too.
+      await server.updateUser('alice@example.test', { enabled: true });
+      assert.equal((await server.getUser('alice@example.test'))?.enabled, true);
+      await server.removeUser('bob@example.test');
+      assert.equal(await server.getUser('bob@example.test'), undefined);
+      assert.equal(await cli.getUser('bob@example.test'), undefined);
+    } finally {
+      await server.close();
+      await cli.close();
+    }
+  });
+
   test('a new file is at the latest schema version, in WAL mode, with foreign keys on', async () => {
     const path = freshFile();
     const directory = SqliteDirectory.open({ path, realms: ['example.test'] });

@@ -11,7 +11,7 @@
  * is as fast to attack as any unsalted SHA-256. With no realm configured there is no HA1,
  * and `addUsers` hashes with scrypt across the thread pool instead.
  */
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   canonicalAddress,
   DEFAULT_POLICY,
@@ -116,17 +116,55 @@ function validGroupName(name: string): boolean {
   );
 }
 
+/** Cached getUser/digestHa1 answers kept at most (all dropped beyond). */
+const MAX_CACHED = 200_000;
+/** How often cached answers are checked against changes by other processes. */
+const VERSION_CHECK_MS = 100;
+
 /** The SQLite implementation of {@link Directory}. */
 export class SqliteDirectory implements Directory {
   readonly #db: DatabaseSync;
   readonly #realms: readonly string[];
   readonly #sql: ReturnType<typeof prepareStatements>;
   #closed = false;
+  /**
+   * Answers of getUser and digestHa1 (null: no such user or HA1), read on every SIP request.
+   * Valid while the file is unchanged: SQLite's data_version moves when another connection
+   * (the CLI, another process) commits, and this connection's own writes clear them.
+   */
+  readonly #users = new Map<string, DirectoryUser | null>();
+  readonly #ha1s = new Map<string, string | null>();
+  readonly #dataVersion: StatementSync;
+  #cachedVersion = -1;
+  #checkedAt = -Infinity;
 
   private constructor(db: DatabaseSync, realms: readonly string[]) {
     this.#db = db;
     this.#realms = [...new Set(realms)];
     this.#sql = prepareStatements(db);
+    this.#dataVersion = db.prepare('PRAGMA data_version');
+  }
+
+  /**
+   * Drops cached answers when another connection changed the file since they were read.
+   * Asking SQLite costs about as much as a lookup, so it is asked at most every
+   * {@link VERSION_CHECK_MS}: a change by another process shows within that.
+   */
+  #fresh(): void {
+    const now = performance.now();
+    if (now - this.#checkedAt < VERSION_CHECK_MS && this.#users.size + this.#ha1s.size < MAX_CACHED)
+      return;
+    this.#checkedAt = now;
+    const row = this.#dataVersion.get() as { data_version: number } | undefined;
+    const version = row?.data_version ?? -1;
+    if (version === this.#cachedVersion && this.#users.size + this.#ha1s.size < MAX_CACHED) return;
+    this.#cachedVersion = version;
+    this.#forget();
+  }
+
+  #forget(): void {
+    this.#users.clear();
+    this.#ha1s.clear();
   }
 
   /** Opens (creating and migrating as needed) the directory at `options.path`. */
@@ -178,6 +216,7 @@ export class SqliteDirectory implements Directory {
 
   /** Runs `body` in a transaction: committed when it returns, rolled back when it throws. */
   #transaction<T>(body: () => T): T {
+    this.#forget();
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       const result = body();
@@ -281,6 +320,7 @@ export class SqliteDirectory implements Directory {
 
   removeUser(address: string): Promise<void> {
     return this.#call(() => {
+      this.#forget();
       const canonical = canonicalAddress(address);
       // Memberships and HA1s go with the user (ON DELETE CASCADE).
       const removed =
@@ -293,8 +333,13 @@ export class SqliteDirectory implements Directory {
     return this.#call(() => {
       const canonical = canonicalAddress(address);
       if (canonical === undefined) return undefined;
+      this.#fresh();
+      const cached = this.#users.get(canonical);
+      if (cached !== undefined) return cached ?? undefined;
       const row = this.#sql.getUser.get(canonical);
-      return row === undefined ? undefined : userFromRow(row);
+      const user = row === undefined ? undefined : userFromRow(row);
+      this.#users.set(canonical, user ?? null);
+      return user;
     });
   }
 
@@ -343,6 +388,7 @@ export class SqliteDirectory implements Directory {
 
   updateUser(address: string, update: UserUpdate): Promise<DirectoryUser> {
     return this.#call(() => {
+      this.#forget();
       const canonical = canonicalAddress(address);
       const current = canonical === undefined ? undefined : this.#sql.getUser.get(canonical);
       if (canonical === undefined || current === undefined) {
@@ -415,8 +461,14 @@ export class SqliteDirectory implements Directory {
       if (!this.#realms.includes(realm)) return undefined;
       const canonical = canonicalAddress(address);
       if (canonical === undefined) return undefined;
+      this.#fresh();
+      const key = `${canonical}\0${realm}\0${algorithm}`;
+      const cached = this.#ha1s.get(key);
+      if (cached !== undefined) return cached ?? undefined;
       const row = this.#sql.getHa1.get(canonical, realm, algorithm);
-      return row === undefined ? undefined : text(row, 'ha1');
+      const ha1 = row === undefined ? undefined : text(row, 'ha1');
+      this.#ha1s.set(key, ha1 ?? null);
+      return ha1;
     });
   }
 

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from '../../lib/ids.ts';
 import { hmacKey } from '../../lib/hmac-key.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import type { NonceStatus } from './compute.ts';
@@ -77,7 +78,7 @@ export function createNonce(
   if (!Number.isFinite(now) || now < 0) {
     throw new RampartError(ERROR_CODES.INVALID_ARGUMENT, 'now must be epoch milliseconds');
   }
-  const random = (options.randomBytes ?? randomBytes)(RANDOM_BYTES);
+  const random = (options.randomBytes ?? pooledRandomBytes)(RANDOM_BYTES);
   if (random.length !== RANDOM_BYTES) {
     throw new RampartError(ERROR_CODES.INVALID_ARGUMENT, 'randomBytes returned a wrong length');
   }
