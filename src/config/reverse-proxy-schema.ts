@@ -8,22 +8,10 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-
-const DNS_NAME =
-  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-
-const hostOrAddress = z
-  .string()
-  .refine((host) => isIP(host) !== 0 || DNS_NAME.test(host), 'an IP address or a DNS name');
+import { certificateName, hostOrAddress } from './primitives.ts';
 
 /** A name a client may send in Host or SNI: an IP literal, a DNS name or `*.suffix`. */
-const publishedName = z
-  .string()
-  .refine(
-    (name) => isIP(name) !== 0 || DNS_NAME.test(name.startsWith('*.') ? name.slice(2) : name),
-    'an IP address, a DNS name or "*.suffix"',
-  )
-  .transform((name) => name.toLowerCase());
+const publishedName = certificateName;
 
 /** A published path prefix: starts with `/`, no dot segments, no encoded bytes, no `//`. */
 const pathPrefix = z

@@ -4,31 +4,14 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { certificateName, DNS_NAME, hostOrAddress } from './primitives.ts';
 import { reverseProxySchema } from './reverse-proxy-schema.ts';
 import { webServicesSchema } from './web-services-schema.ts';
-
-/** A DNS name: dot-separated labels of letters, digits and inner hyphens. */
-const DNS_NAME =
-  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 /** A SIP domain, compared in lower case. */
 const domainName = z
   .string()
   .regex(DNS_NAME, 'a DNS name')
-  .transform((name) => name.toLowerCase());
-
-/** An address to bind or put in a certificate: an IP literal or a DNS name. */
-const hostOrAddress = z
-  .string()
-  .refine((host) => isIP(host) !== 0 || DNS_NAME.test(host), 'an IP address or a DNS name');
-
-/** A name for the generated server certificate: an IP literal, a DNS name or `*.suffix`. */
-const certificateName = z
-  .string()
-  .refine(
-    (name) => isIP(name) !== 0 || DNS_NAME.test(name.startsWith('*.') ? name.slice(2) : name),
-    'an IP address, a DNS name or "*.suffix"',
-  )
   .transform((name) => name.toLowerCase());
 
 /** A route's domain pattern: exact, `*.suffix` or `*`. */

@@ -2,11 +2,8 @@
  * The `web-services` section: the internal HTTPS server behind the reverse proxy (address
  * book, distribution-list expansion, meeting content, device updates; web access later).
  */
-import { isIP } from 'node:net';
 import { z } from 'zod';
-
-const DNS_NAME =
-  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+import { hostOrAddress } from './primitives.ts';
 
 /** A media type without parameters: `application/pdf`, `image/png`. */
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
@@ -31,10 +28,7 @@ export const webServicesSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
     /** The internal HTTPS listener the reverse proxy (and internal clients) reach. */
-    host: z
-      .string()
-      .refine((host) => isIP(host) !== 0 || DNS_NAME.test(host), 'an IP address or a DNS name')
-      .default('127.0.0.1'),
+    host: hostOrAddress.default('127.0.0.1'),
     /** HTTPS port; 0 = ephemeral, null = off. */
     port: z.number().int().min(0).max(65535).nullable().default(8444),
     /** The URL clients are told to fetch from (device updates); null: this listener's. */

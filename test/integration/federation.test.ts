@@ -169,6 +169,47 @@ async function message(
   });
 }
 
+/**
+ * `owner` lists `watcher` (so the owner's side authorises the watcher), `watcher`
+ * subscribes to `owner`'s presence across the federation, and sees `owner` publish `note`.
+ */
+async function watches(watcher: SipUa, owner: SipUa, note: string): Promise<void> {
+  const put = await owner.request('SERVICE', owner.aor, {
+    headers: [['Content-Type', 'application/vnd.rampart.contacts+json']],
+    body: JSON.stringify({ op: 'put-contact', address: watcher.aor }),
+  });
+  assert.equal(put.status, 200);
+  const active = watcher.waitForRequest(
+    'NOTIFY',
+    (n) => (header(n, 'subscription-state') ?? '').startsWith('active'),
+    10_000,
+  );
+  const subscribed = await watcher.request('SUBSCRIBE', owner.aor, {
+    headers: [
+      ['Event', 'presence'],
+      ['Accept', 'application/pidf+xml'],
+      ['Expires', '600'],
+    ],
+  });
+  assert.ok(subscribed.status === 200 || subscribed.status === 202, String(subscribed.status));
+  await active;
+  const changed = watcher.waitForRequest('NOTIFY', (n) => n.body.includes(note), 10_000);
+  const published = await owner.request('PUBLISH', owner.aor, {
+    headers: [
+      ['Event', 'presence'],
+      ['Content-Type', 'application/pidf+xml'],
+      ['Expires', '600'],
+    ],
+    body:
+      '<?xml version="1.0" encoding="UTF-8"?>' +
+      `<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="${owner.aor.replace(/^sip:/, 'pres:')}">` +
+      `<tuple id="t1"><status><basic>open</basic></status><note>${note}</note></tuple>` +
+      '</presence>',
+  });
+  assert.equal(published.status, 200);
+  assert.match((await changed).body.toString(), /<basic>open<\/basic>/);
+}
+
 async function addUsers(deployment: RampartInstance, addresses: readonly string[]): Promise<void> {
   for (const address of addresses)
     await cli(
@@ -302,85 +343,19 @@ describe('federation between complete deployments', () => {
   });
 
   test("alice sees bob's presence across the federation once bob lists her", async () => {
-    const alice = await user(deployments.a, 'alice', 'a.example');
-    const bob = await user(deployments.b, 'bob', 'b.example');
-    const put = await bob.request('SERVICE', bob.aor, {
-      headers: [['Content-Type', 'application/vnd.rampart.contacts+json']],
-      body: JSON.stringify({ op: 'put-contact', address: 'sip:alice@a.example', name: 'Alice' }),
-    });
-    assert.equal(put.status, 200);
-    const active = alice.waitForRequest(
-      'NOTIFY',
-      (n) => (header(n, 'subscription-state') ?? '').startsWith('active'),
-      10_000,
+    await watches(
+      await user(deployments.a, 'alice', 'a.example'),
+      await user(deployments.b, 'bob', 'b.example'),
+      'federated lab',
     );
-    const subscribed = await alice.request('SUBSCRIBE', 'sip:bob@b.example', {
-      headers: [
-        ['Event', 'presence'],
-        ['Accept', 'application/pidf+xml'],
-        ['Expires', '600'],
-      ],
-    });
-    assert.ok(subscribed.status === 200 || subscribed.status === 202, String(subscribed.status));
-    await active;
-    const changed = alice.waitForRequest('NOTIFY', (n) => n.body.includes('federated lab'), 10_000);
-    const published = await bob.request('PUBLISH', bob.aor, {
-      headers: [
-        ['Event', 'presence'],
-        ['Content-Type', 'application/pidf+xml'],
-        ['Expires', '600'],
-      ],
-      body:
-        '<?xml version="1.0" encoding="UTF-8"?>' +
-        '<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:bob@b.example">' +
-        '<tuple id="t1"><status><basic>open</basic></status><note>federated lab</note></tuple>' +
-        '</presence>',
-    });
-    assert.equal(published.status, 200);
-    assert.match((await changed).body.toString(), /<basic>open<\/basic>/);
   });
 
   test("and the other way: bob watches alice's presence once alice lists him", async () => {
-    const alice = await user(deployments.a, 'alice', 'a.example');
-    const bob = await user(deployments.b, 'bob', 'b.example');
-    const put = await alice.request('SERVICE', alice.aor, {
-      headers: [['Content-Type', 'application/vnd.rampart.contacts+json']],
-      body: JSON.stringify({ op: 'put-contact', address: 'sip:bob@b.example', name: 'Bob' }),
-    });
-    assert.equal(put.status, 200);
-    const active = bob.waitForRequest(
-      'NOTIFY',
-      (n) => (header(n, 'subscription-state') ?? '').startsWith('active'),
-      10_000,
+    await watches(
+      await user(deployments.b, 'bob', 'b.example'),
+      await user(deployments.a, 'alice', 'a.example'),
+      'at the a.example desk',
     );
-    const subscribed = await bob.request('SUBSCRIBE', 'sip:alice@a.example', {
-      headers: [
-        ['Event', 'presence'],
-        ['Accept', 'application/pidf+xml'],
-        ['Expires', '600'],
-      ],
-    });
-    assert.ok(subscribed.status === 200 || subscribed.status === 202, String(subscribed.status));
-    await active;
-    const changed = bob.waitForRequest(
-      'NOTIFY',
-      (n) => n.body.includes('at the a.example desk'),
-      10_000,
-    );
-    const published = await alice.request('PUBLISH', alice.aor, {
-      headers: [
-        ['Event', 'presence'],
-        ['Content-Type', 'application/pidf+xml'],
-        ['Expires', '600'],
-      ],
-      body:
-        '<?xml version="1.0" encoding="UTF-8"?>' +
-        '<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="pres:alice@a.example">' +
-        '<tuple id="t1"><status><basic>open</basic></status><note>at the a.example desk</note></tuple>' +
-        '</presence>',
-    });
-    assert.equal(published.status, 200);
-    assert.match((await changed).body.toString(), /<basic>open<\/basic>/);
   });
 
   test("a remote user of A (through A's edge and Director) reaches bob, within policy", async () => {

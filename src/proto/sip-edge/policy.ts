@@ -83,6 +83,24 @@ function hostOf(uriText: string): string | undefined {
   return uri.ok ? uri.value.host.toLowerCase() : undefined;
 }
 
+/** More header lines than the policy allows: 400. */
+function checkSize(request: SipRequest, policy: RemotePolicy): EdgeRefusal | undefined {
+  return request.headers.length > policy.maxHeaders
+    ? { status: 400, reason: 'Too Many Header Fields' }
+    : undefined;
+}
+
+/** A Route from outside naming an internal host (or not parsing): 403. */
+function checkRoutes(routes: readonly string[], policy: RemotePolicy): EdgeRefusal | undefined {
+  for (const route of routes) {
+    const parsed = parseNameAddr(route);
+    const host = parsed.ok ? hostOf(parsed.value.uri) : undefined;
+    if (host === undefined || policy.hiddenHosts.has(host))
+      return { status: 403, reason: 'Forbidden Route' };
+  }
+  return undefined;
+}
+
 /**
  * Checks a request from a remote user. `requestUriIsOurToken`: the Request-URI names the edge
  * with a Contact token it issued (an in-dialog request), which is allowed to name the edge.
@@ -103,8 +121,8 @@ export function checkRemoteRequest(
       reason: 'Method Not Allowed',
       headers: [['Allow', [...policy.methods].join(', ')]],
     };
-  if (request.headers.length > policy.maxHeaders)
-    return { status: 400, reason: 'Too Many Header Fields' };
+  const size = checkSize(request, policy);
+  if (size !== undefined) return size;
   // A remote user signs in as a user of one of our domains; anyone else is not a remote user
   // (federation is decided by the partner's identity, not by what a client claims).
   const from = header(request, 'from');
@@ -117,13 +135,7 @@ export function checkRemoteRequest(
     if (host !== undefined && policy.hiddenHosts.has(host))
       return { status: 403, reason: 'Forbidden Request-URI' };
   }
-  for (const route of options.routes) {
-    const parsed = parseNameAddr(route);
-    const host = parsed.ok ? hostOf(parsed.value.uri) : undefined;
-    if (host === undefined || policy.hiddenHosts.has(host))
-      return { status: 403, reason: 'Forbidden Route' };
-  }
-  return undefined;
+  return checkRoutes(options.routes, policy);
 }
 
 /**
@@ -146,18 +158,12 @@ export function checkAnonymousRequest(
       reason: 'Method Not Allowed',
       headers: [['Allow', ANONYMOUS_METHODS.join(', ')]],
     };
-  if (request.headers.length > policy.maxHeaders)
-    return { status: 400, reason: 'Too Many Header Fields' };
+  const size = checkSize(request, policy);
+  if (size !== undefined) return size;
   if (!options.requestUriIsOurToken) {
     const host = hostOf(options.requestUri);
     if (host === undefined || !policy.domains.has(host))
       return { status: 403, reason: 'Not Our Domain' };
   }
-  for (const route of options.routes) {
-    const parsed = parseNameAddr(route);
-    const host = parsed.ok ? hostOf(parsed.value.uri) : undefined;
-    if (host === undefined || policy.hiddenHosts.has(host))
-      return { status: 403, reason: 'Forbidden Route' };
-  }
-  return undefined;
+  return checkRoutes(options.routes, policy);
 }

@@ -95,6 +95,18 @@ function refuse(reason: string, status: number, text: string, headers?: EdgeRefu
   };
 }
 
+/** The refusal for a domain that is not a partner in good standing (both directions). */
+function refuseStanding(standing: Exclude<PartnerStanding, { kind: 'partner' }>) {
+  switch (standing.kind) {
+    case 'off':
+      return refuse('federation-off', 403, 'Federation Not Enabled');
+    case 'blocked':
+      return refuse('blocked', 403, 'Domain Blocked');
+    case 'unknown':
+      return refuse('unknown-partner', 403, 'Domain Not Federated');
+  }
+}
+
 /** Federation: the partner lists, their connections, and the checks on their traffic. */
 export class PartnerFederation {
   readonly policy: FederationPolicy;
@@ -269,16 +281,7 @@ export class PartnerFederation {
     options: { readonly requestUriIsOurToken: boolean; readonly maxHeaders: number },
   ): InboundVerdict {
     const standing = this.policy.standing(domain);
-    switch (standing.kind) {
-      case 'off':
-        return refuse('federation-off', 403, 'Federation Not Enabled');
-      case 'blocked':
-        return refuse('blocked', 403, 'Domain Blocked');
-      case 'unknown':
-        return refuse('unknown-partner', 403, 'Domain Not Federated');
-      case 'partner':
-        break;
-    }
+    if (standing.kind !== 'partner') return refuseStanding(standing);
     const certificate = flow.peerCertificate;
     if (certificate?.authorized !== true)
       return refuse('no-certificate', 403, 'Partner Certificate Required');
@@ -368,16 +371,7 @@ export class PartnerFederation {
   ): OutboundRoute | { kind: 'ok'; partner: Partner } {
     const standing = this.policy.standing(domain);
     const verdict = ((): OutboundRoute | { kind: 'ok'; partner: Partner } => {
-      switch (standing.kind) {
-        case 'off':
-          return refuse('federation-off', 403, 'Federation Not Enabled');
-        case 'blocked':
-          return refuse('blocked', 403, 'Domain Blocked');
-        case 'unknown':
-          return refuse('unknown-partner', 403, 'Domain Not Federated');
-        case 'partner':
-          break;
-      }
+      if (standing.kind !== 'partner') return refuseStanding(standing);
       if (standing.profile === 'public' && !standing.allowMedia && request.method === 'INVITE')
         return refuse('public-no-media', 403, 'Media Not Allowed With Provider');
       return { kind: 'ok', partner: standing };
