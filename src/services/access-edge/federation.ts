@@ -18,7 +18,6 @@ import {
   certificateCovers,
   checkPartnerRequest,
   FederationPolicy,
-  fromDomainOf,
   PartnerThrottle,
   type FederationRules,
   type PartnerStanding,
@@ -224,17 +223,18 @@ export class PartnerFederation {
   }
 
   /**
-   * Checks a request from outside whose From is not one of our domains: federation must be
-   * on, the domain neither blocked nor unknown, the flow's certificate must vouch for it,
-   * the method fit the profile, and a throttled partner stay within its limits.
+   * Checks a request from outside whose From domain (`domain`) is not one of ours:
+   * federation must be on, the domain neither blocked nor unknown, the flow's certificate
+   * must vouch for it, the method fit the profile, and a throttled partner stay within its
+   * limits.
    */
   checkInbound(
     incoming: { readonly request: SipRequest; readonly flow: Flow; readonly requestUri: string },
+    domain: string | undefined,
     requestUriIsOurToken: boolean,
     maxHeaders: number,
   ): InboundVerdict {
     const { request, flow } = incoming;
-    const domain = fromDomainOf(request);
     if (domain === undefined) return { kind: 'not-partner' };
     if (this.policy.isOurs(domain)) {
       if (flow.peerCertificate?.authorized !== true) return { kind: 'not-partner' };

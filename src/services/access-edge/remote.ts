@@ -426,7 +426,8 @@ export class RemoteUserPolicy {
     if (contact !== undefined && contact.side !== 'internal')
       return this.refuse('bad-token', 403, 'Forbidden Request-URI');
     // An anonymous guest (RFC 3323 From), a federation partner's user, or a remote user.
-    if (fromDomainOf(incoming.request) === ANONYMOUS_DOMAIN) {
+    const fromDomain = fromDomainOf(incoming.request);
+    if (fromDomain === ANONYMOUS_DOMAIN) {
       const refusal = checkAnonymousRequest(incoming.request, {
         policy: this.policy,
         requestUri: incoming.requestUri,
@@ -447,6 +448,7 @@ export class RemoteUserPolicy {
     if (federation?.enabled === true) {
       const verdict = federation.checkInbound(
         incoming,
+        fromDomain,
         contact !== undefined,
         this.options.config.limits.maxHeaders,
       );

@@ -220,10 +220,11 @@ export async function startFrontEnd(options: StartFrontEndOptions): Promise<Runn
     }
     // A federated partner's user, relayed by the Director from the Access Edge (which
     // checked the partner's certificate): no identity of ours, a foreign From.
-    const fromIdentity = identityOf(header(request, 'from'));
+    // (Only a server's request without an asserted identity can be one: From is parsed then.)
+    const fromIdentity =
+      fromServer && identity === undefined ? identityOf(header(request, 'from')) : undefined;
     const fromDomain = fromIdentity?.slice(fromIdentity.indexOf('@') + 1);
-    const partnerUser =
-      fromServer && identity === undefined && fromDomain !== undefined && !domains.has(fromDomain);
+    const partnerUser = fromDomain !== undefined && !domains.has(fromDomain);
     // In a dialog the partner's user is who created it (authorised then, per user).
     const local = presence.isOurDialog(request);
     if (local) return presence.inDialog(request, partnerUser ? fromIdentity : identity);
