@@ -322,10 +322,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         ...(worker === undefined
           ? {}
           : {
-              worker: {
-                ports: byTransport('access-edge/external/'),
-                internalPorts: byTransport('access-edge/internal/'),
-              },
+              worker: { index: worker.index, ports: byTransport('access-edge/external/') },
             }),
       });
       services.push(accessEdge);

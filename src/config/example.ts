@@ -65,7 +65,7 @@ access-edge:
   # flow token so the Director reaches each client over its own connection.
   internal:
     host: 127.0.0.1          # address of the internal interface
-    tls: 5065                # mutual TLS (the deployment's CA) for the Director
+    tls: 5065                # mutual TLS (the deployment's CA) for the Director; worker i: 5065 + i
     tcp: null                # plain TCP, for a next hop without TLS (another SIP platform)
     nextHop: null            # e.g. "sip:192.0.2.50:5072;transport=tls", or a list (failover)
     hiddenHosts: []          # internal names/addresses a request from outside may not name

@@ -92,9 +92,10 @@ export interface StartAccessEdgeOptions {
    * zeroes), and requests forwarded over UDP leave from a socket of this worker alone.
    */
   readonly worker?: {
+    /** This worker's index (0 for the first). */
+    readonly index: number;
     /** By transport; the second and later TLS listeners as `tls/1`, `tls/2`, ... */
     readonly ports: Readonly<Partial<Record<string, number>>>;
-    readonly internalPorts?: Readonly<Partial<Record<'tls' | 'tcp', number>>>;
   };
 }
 
@@ -220,14 +221,17 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
       for (const name of ['tls', 'tcp'] as const) {
         const configured = config.internal[name];
         if (configured === null) continue;
-        const port = options.worker?.internalPorts?.[name] ?? configured;
+        // Each worker has its own internal port (the configured one plus its index): the Path
+        // and Record-Route it gives name it, so the Director's requests for a remote user reach
+        // the worker holding that user's connection (flows are per process).
+        const index = options.worker?.index ?? 0;
+        const port = configured === 0 ? 0 : configured + index;
         // The Director is one of ours: its certificate must chain to the deployment's CA.
         const secureInside =
           name === 'tls'
             ? await transport.listenTls({
                 host: inside,
                 port,
-                reusePort,
                 key: options.tls.key,
                 cert: options.tls.cert,
                 ca: options.tls.ca,
@@ -237,8 +241,7 @@ export async function startAccessEdge(options: StartAccessEdgeOptions): Promise<
             : undefined;
         if (secureInside !== undefined)
           secure.push({ listener: secureInside, ca: () => options.tls.ca });
-        const listener =
-          secureInside ?? (await transport.listenTcp({ host: inside, port, reusePort }));
+        const listener = secureInside ?? (await transport.listenTcp({ host: inside, port }));
         const proxyListener = {
           listenerId: listener.id,
           transport: name,
