@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { Endpoint, EndpointTransport, ServiceName, Side } from '../../src/lib/endpoint.ts';
 import { startProcess, waitUntil } from './process.ts';
@@ -8,6 +10,21 @@ import type { ManagedProcess } from './process.ts';
 
 /** Repository root. */
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs `rampart ARGS --data-dir DATA_DIR` (e.g. `user add …` against a running deployment's
+ * directory) and resolves with its stdout; rejects with the exit code and output on failure.
+ */
+export async function rampartCli(dataDir: string, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [join(REPO_ROOT, 'bin/rampart.mjs'), ...args, '--data-dir', dataDir],
+    { cwd: REPO_ROOT, timeout: 60_000 },
+  );
+  return stdout;
+}
 
 /** Options of {@link startRampart}. */
 export interface RampartOptions {

@@ -9,21 +9,18 @@
  * limits of discovered partners, partner edges that stall or never answer).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createTcpServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
-import { promisify } from 'node:util';
 import { header } from '../../src/codec/sip/parse.ts';
 import { createTestAuthority, type TestAuthority } from '../../src/transport/testing.ts';
 import { freeUdpPort, startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.ts';
-import { REPO_ROOT, startRampart, type RampartInstance } from '../helpers/rampart.ts';
+import { rampartCli, startRampart, type RampartInstance } from '../helpers/rampart.ts';
 import { SipUa } from '../helpers/sip-ua.ts';
 
-const run = promisify(execFile);
 const PASSWORD = 'federation-pw';
 
 interface Pki {
@@ -75,14 +72,7 @@ function config(
   };
 }
 
-async function cli(dataDir: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run(
-    process.execPath,
-    [join(REPO_ROOT, 'bin/rampart.mjs'), ...args, '--data-dir', dataDir],
-    { cwd: REPO_ROOT, timeout: 30_000 },
-  );
-  return stdout;
-}
+const cli = rampartCli;
 
 async function cliFails(
   dataDir: string,
@@ -540,46 +530,64 @@ describe('federation between complete deployments', () => {
 });
 
 describe('hostile input from partners', () => {
-  test('a partner spoofing another domain in From: 403, the certificate does not cover it', async () => {
-    const bobEdge = await pki.b.authority.issue('edge.b.example', ['b.example']);
-    const spoofer = await partnerEdge(bobEdge, { user: 'eve', domain: 'e.example' });
-    const response = await message(spoofer, 'sip:alice@a.example', 'spoofed');
-    assert.equal(response.status, 403);
-    assert.equal(response.reason, 'Domain Not Certified');
-  });
-
-  test('a certificate for another domain claiming b.example: 403', async () => {
-    const other = await pki.b.authority.issue('edge.x.example', ['x.example']);
-    const impostor = await partnerEdge(other, { user: 'bob', domain: 'b.example' });
-    const response = await message(impostor, 'sip:alice@a.example', 'impostor');
-    assert.equal(response.status, 403);
-    assert.equal(response.reason, 'Domain Not Certified');
-  });
-
-  test('a partner asserting an identity its certificate does not cover: 403', async () => {
-    const bobEdge = await pki.b.authority.issue('edge.b.example', ['b.example']);
-    const partner = await partnerEdge(bobEdge, { user: 'bob', domain: 'b.example' });
-    const response = await message(partner, 'sip:alice@a.example', 'asserted', [
-      ['P-Asserted-Identity', '<sip:ceo@a.example>'],
-    ]);
-    assert.equal(response.status, 403);
-    assert.equal(response.reason, 'Identity Not Certified');
-  });
-
-  test('a partner claiming one of our domains: 403', async () => {
-    const bobEdge = await pki.b.authority.issue('edge.b.example', ['b.example']);
-    const partner = await partnerEdge(bobEdge, { user: 'alice', domain: 'a.example' });
-    const response = await message(partner, 'sip:ann@a.example', 'I am alice');
-    assert.equal(response.status, 403);
-    assert.equal(response.reason, 'Partner May Not Claim Our Domain');
-  });
-
-  test('a foreign domain without a certificate: 403', async () => {
-    const anonymous = await partnerEdge(undefined, { user: 'bob', domain: 'b.example' });
-    const response = await message(anonymous, 'sip:alice@a.example', 'no certificate');
-    assert.equal(response.status, 403);
-    assert.equal(response.reason, 'Partner Certificate Required');
-  });
+  // Each: the certificate the fake partner edge presents (none: a plain TLS client), who it
+  // says it sends from, what it asserts, and the refusal's reason phrase (all 403).
+  const cases: {
+    readonly name: string;
+    readonly certificate: readonly [string, readonly string[]] | undefined;
+    readonly from: { readonly user: string; readonly domain: string };
+    readonly headers?: readonly (readonly [string, string])[];
+    readonly to?: string;
+    readonly reason: string;
+  }[] = [
+    {
+      name: 'a partner spoofing another domain in From: the certificate does not cover it',
+      certificate: ['edge.b.example', ['b.example']],
+      from: { user: 'eve', domain: 'e.example' },
+      reason: 'Domain Not Certified',
+    },
+    {
+      name: 'a certificate for another domain claiming b.example',
+      certificate: ['edge.x.example', ['x.example']],
+      from: { user: 'bob', domain: 'b.example' },
+      reason: 'Domain Not Certified',
+    },
+    {
+      name: 'a partner asserting an identity its certificate does not cover',
+      certificate: ['edge.b.example', ['b.example']],
+      from: { user: 'bob', domain: 'b.example' },
+      headers: [['P-Asserted-Identity', '<sip:ceo@a.example>']],
+      reason: 'Identity Not Certified',
+    },
+    {
+      name: 'a partner claiming one of our domains',
+      certificate: ['edge.b.example', ['b.example']],
+      from: { user: 'alice', domain: 'a.example' },
+      to: 'sip:ann@a.example',
+      reason: 'Partner May Not Claim Our Domain',
+    },
+    {
+      name: 'a foreign domain without a certificate',
+      certificate: undefined,
+      from: { user: 'bob', domain: 'b.example' },
+      reason: 'Partner Certificate Required',
+    },
+  ];
+  for (const hostile of cases)
+    test(`${hostile.name}: 403`, async () => {
+      const credentials =
+        hostile.certificate === undefined
+          ? undefined
+          : await pki.b.authority.issue(hostile.certificate[0], hostile.certificate[1]);
+      const partner = await partnerEdge(credentials, hostile.from);
+      const response = await message(
+        partner,
+        hostile.to ?? 'sip:alice@a.example',
+        hostile.name,
+        hostile.headers ?? [],
+      );
+      assert.deepEqual([response.status, response.reason], [403, hostile.reason]);
+    });
 
   test('a partner may not register or relay through us to a third domain', async () => {
     const bobEdge = await pki.b.authority.issue('edge.b.example', ['b.example']);

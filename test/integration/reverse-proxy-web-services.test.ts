@@ -3,16 +3,13 @@
 // device updates, web access behind the sign-in), unpublished paths are 404, and a large
 // address-book file resumes with Range. Nothing here talks to the web services directly.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
-import { REPO_ROOT, startRampart, type RampartInstance } from '../helpers/rampart.ts';
+import { rampartCli, startRampart, type RampartInstance } from '../helpers/rampart.ts';
 
-const run = promisify(execFile);
 const USERS = 1500;
 
 let rampart: RampartInstance | undefined;
@@ -21,12 +18,7 @@ let agent: Agent | undefined;
 
 async function cli(...args: string[]): Promise<string> {
   assert.ok(rampart !== undefined);
-  const { stdout } = await run(
-    process.execPath,
-    [join(REPO_ROOT, 'bin/rampart.mjs'), ...args, '--data-dir', rampart.dataDir],
-    { cwd: REPO_ROOT, timeout: 60_000 },
-  );
-  return stdout;
+  return rampartCli(rampart.dataDir, ...args);
 }
 
 const basic = (user: string, password: string): string =>

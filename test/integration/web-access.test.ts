@@ -4,15 +4,11 @@
 // socket, and the session keeps working. Also: two sessions of one user exchange IM with
 // another user's session, with no browser (the Chromium test drives the page itself).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { REPO_ROOT, startRampart, type RampartInstance } from '../helpers/rampart.ts';
-
-const run = promisify(execFile);
+import { rampartCli, startRampart, type RampartInstance } from '../helpers/rampart.ts';
 
 let rampart: RampartInstance | undefined;
 let url = '';
@@ -83,19 +79,13 @@ async function session(user: string): Promise<Session> {
 before(async () => {
   rampart = await startRampart();
   for (const user of ['alice', 'bob'])
-    await run(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'bin/rampart.mjs'),
-        'user',
-        'add',
-        `${user}@example.test`,
-        '--password',
-        `${user}-pw`,
-        '--data-dir',
-        rampart.dataDir,
-      ],
-      { cwd: REPO_ROOT, timeout: 20_000 },
+    await rampartCli(
+      rampart.dataDir,
+      'user',
+      'add',
+      `${user}@example.test`,
+      '--password',
+      `${user}-pw`,
     );
   const tls = join(rampart.dataDir, 'tls');
   credentials = {

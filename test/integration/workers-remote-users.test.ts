@@ -4,16 +4,13 @@
 // inside for a remote user reaches the worker holding that user's connection: every one of
 // them gets its MESSAGE (none 430 Flow Failed).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { header } from '../../src/codec/sip/parse.ts';
-import { REPO_ROOT, startRampart, type RampartInstance } from '../helpers/rampart.ts';
+import { rampartCli, startRampart, type RampartInstance } from '../helpers/rampart.ts';
 import { SipUa } from '../helpers/sip-ua.ts';
 
-const run = promisify(execFile);
 const REMOTE_USERS = 8;
 
 let rampart: RampartInstance | undefined;
@@ -28,19 +25,13 @@ before(async () => {
     'inside',
     ...Array.from({ length: REMOTE_USERS }, (_, i) => `road${String(i)}`),
   ])
-    await run(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'bin/rampart.mjs'),
-        'user',
-        'add',
-        `${user}@example.test`,
-        '--password',
-        `${user}-pw`,
-        '--data-dir',
-        rampart.dataDir,
-      ],
-      { cwd: REPO_ROOT, timeout: 20_000 },
+    await rampartCli(
+      rampart.dataDir,
+      'user',
+      'add',
+      `${user}@example.test`,
+      '--password',
+      `${user}-pw`,
     );
 });
 

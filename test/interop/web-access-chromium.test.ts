@@ -4,16 +4,13 @@
 // shows an error; a tampered CSRF token gets 403. Screenshots go to
 // test-artifacts/web-access/. Needs the Debian package `chromium`.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { requireProgram } from '../helpers/process.ts';
-import { REPO_ROOT, startRampart, type RampartInstance } from '../helpers/rampart.ts';
+import { rampartCli, REPO_ROOT, startRampart, type RampartInstance } from '../helpers/rampart.ts';
 
-const run = promisify(execFile);
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'web-access');
 const USERS = { alice: 'alice-web-pw', bob: 'bob-web-pw' } as const;
 const TIMEOUT_MS = 15_000;
@@ -53,21 +50,15 @@ before(async () => {
   await mkdir(ARTIFACTS, { recursive: true });
   rampart = await startRampart();
   for (const [user, password] of Object.entries(USERS))
-    await run(
-      process.execPath,
-      [
-        join(REPO_ROOT, 'bin/rampart.mjs'),
-        'user',
-        'add',
-        `${user}@example.test`,
-        '--password',
-        password,
-        '--name',
-        user === 'alice' ? 'Alice Liddell' : 'Bob Builder',
-        '--data-dir',
-        rampart.dataDir,
-      ],
-      { cwd: REPO_ROOT, timeout: 20_000 },
+    await rampartCli(
+      rampart.dataDir,
+      'user',
+      'add',
+      `${user}@example.test`,
+      '--password',
+      password,
+      '--name',
+      user === 'alice' ? 'Alice Liddell' : 'Bob Builder',
     );
   base = `https://127.0.0.1:${String(rampart.endpoint('reverse-proxy', 'external', 'https').port)}`;
   browser = await chromium.launch({
