@@ -1,9 +1,9 @@
 /**
- * Federation end to end on loopback: three complete deployments (`rampart start`), each with
- * its own CA and certificate — a.example, b.example, and one serving c.example and
- * d.example — found through a real DNS server (dnsmasq) by their `_sipfederationtls._tcp`
- * SRV records. A allows b.example, blocks c.example and discovers d.example; B federates
- * with a.example only. Users of A and B exchange IM and presence; the block list, discovery,
+ * Federation end to end on loopback: four complete deployments (`rampart start`), each with
+ * its own CA and certificate — a.example, b.example, c.example, and d.example (which also
+ * serves chat.example, a public IM provider for A) — found through a real DNS server
+ * (dnsmasq) by their `_sipfederationtls._tcp` SRV records. A allows b.example, blocks
+ * c.example and discovers d.example; B federates with a.example only. Users of A and B exchange IM and presence; the block list, discovery,
  * per-user policy and the administrator's commands are checked on live traffic, and so is
  * hostile input from partners (spoofed domains, foreign certificates, claims on our domain,
  * limits of discovered partners, partner edges that stall or never answer).
@@ -33,11 +33,9 @@ interface Pki {
 let workDir = '';
 let dns: Dnsmasq | undefined;
 let dnsPort = 0;
-const pki: Record<'a' | 'b' | 'cd', Pki> = {} as Record<'a' | 'b' | 'cd', Pki>;
-const deployments: Record<'a' | 'b' | 'cd', RampartInstance> = {} as Record<
-  'a' | 'b' | 'cd',
-  RampartInstance
->;
+type Name = 'a' | 'b' | 'c' | 'd';
+const pki: Record<Name, Pki> = {} as Record<Name, Pki>;
+const deployments: Record<Name, RampartInstance> = {} as Record<Name, RampartInstance>;
 const clients: SipUa[] = [];
 const servers: Server[] = [];
 
@@ -219,7 +217,8 @@ before(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'rampart-federation-'));
   pki.a = await makePki('a', ['a.example']);
   pki.b = await makePki('b', ['b.example']);
-  pki.cd = await makePki('cd', ['c.example', 'd.example', 'chat.example']);
+  pki.c = await makePki('c', ['c.example']);
+  pki.d = await makePki('d', ['d.example', 'chat.example']);
   dnsPort = await freeUdpPort();
   deployments.b = await startRampart({
     config: config(pki.b, ['b.example'], {
@@ -227,9 +226,13 @@ before(async () => {
       allow: [{ domain: 'a.example' }],
     }),
   });
-  // c.example, d.example, and chat.example: a public IM provider for A.
-  deployments.cd = await startRampart({
-    config: config(pki.cd, ['c.example', 'd.example', 'chat.example'], {
+  // c.example: on A's block list; open federation, so only A's list stops it.
+  deployments.c = await startRampart({
+    config: config(pki.c, ['c.example'], { discovery: true, caFiles: [pki.a.caFile] }),
+  });
+  // d.example, found by A through DNS, and chat.example: a public IM provider for A.
+  deployments.d = await startRampart({
+    config: config(pki.d, ['d.example', 'chat.example'], {
       discovery: true,
       caFiles: [pki.a.caFile],
     }),
@@ -240,7 +243,7 @@ before(async () => {
       ['a.example'],
       {
         discovery: true,
-        caFiles: [pki.b.caFile, pki.cd.caFile],
+        caFiles: [pki.b.caFile, pki.c.caFile, pki.d.caFile],
         allow: [{ domain: 'b.example' }],
         block: ['c.example'],
         maxPendingPerPartner: 2,
@@ -248,8 +251,8 @@ before(async () => {
           {
             name: 'chat',
             domains: ['chat.example'],
-            edge: 'edge.cd.example',
-            port: deployments.cd.endpoint('access-edge', 'external', 'tls').port,
+            edge: 'edge.d.example',
+            port: deployments.d.endpoint('access-edge', 'external', 'tls').port,
           },
         ],
         discovered: { maxLocalUsers: 2, messagesPerSecond: 50 },
@@ -261,7 +264,7 @@ before(async () => {
   // Partner edges that misbehave: one accepts TCP and never completes TLS, one completes TLS
   // (a certificate A trusts) and never answers SIP.
   const stall = createTcpServer(() => undefined);
-  const silentCredentials = await pki.cd.authority.issue('edge.silent.example', ['silent.example']);
+  const silentCredentials = await pki.d.authority.issue('edge.silent.example', ['silent.example']);
   const silent = createTlsServer(
     { ...silentCredentials, requestCert: true, rejectUnauthorized: false },
     (socket) => {
@@ -287,8 +290,8 @@ before(async () => {
     [
       ...srv('a.example', 'edge.a.example', edgePort(deployments.a)),
       ...srv('b.example', 'edge.b.example', edgePort(deployments.b)),
-      ...srv('c.example', 'edge.cd.example', edgePort(deployments.cd)),
-      ...srv('d.example', 'edge.cd.example', edgePort(deployments.cd)),
+      ...srv('c.example', 'edge.c.example', edgePort(deployments.c)),
+      ...srv('d.example', 'edge.d.example', edgePort(deployments.d)),
       ...srv('stall.example', 'edge.stall.example', portOf(stall)),
       ...srv('silent.example', 'edge.silent.example', portOf(silent)),
     ],
@@ -296,7 +299,8 @@ before(async () => {
   );
   await addUsers(deployments.a, ['alice@a.example', 'amy@a.example', 'ann@a.example']);
   await addUsers(deployments.b, ['bob@b.example']);
-  await addUsers(deployments.cd, ['carol@c.example', 'dave@d.example', 'pat@chat.example']);
+  await addUsers(deployments.c, ['carol@c.example']);
+  await addUsers(deployments.d, ['dave@d.example', 'pat@chat.example']);
 });
 
 after(async () => {
@@ -392,7 +396,7 @@ describe('federation between complete deployments', () => {
 
   test('c.example is on the block list: refused both ways (403)', async () => {
     const alice = await user(deployments.a, 'alice', 'a.example');
-    const carol = await user(deployments.cd, 'carol', 'c.example');
+    const carol = await user(deployments.c, 'carol', 'c.example');
     assert.equal((await message(alice, 'sip:carol@c.example', 'to a blocked domain')).status, 403);
     assert.equal(
       (await message(carol, 'sip:alice@a.example', 'from a blocked domain')).status,
@@ -402,7 +406,7 @@ describe('federation between complete deployments', () => {
 
   test('d.example, on no list, is found by its SRV record (open federation)', async () => {
     const alice = await user(deployments.a, 'alice', 'a.example');
-    const dave = await user(deployments.cd, 'dave', 'd.example');
+    const dave = await user(deployments.d, 'dave', 'd.example');
     const atDave = dave.waitForRequest('MESSAGE', (r) => r.body.toString() === 'found you');
     assert.equal((await message(alice, 'sip:dave@d.example', 'found you')).status, 200);
     await atDave;
@@ -425,7 +429,7 @@ describe('federation between complete deployments', () => {
     );
     const alice = await user(a, 'alice', 'a.example');
     const ann = await user(a, 'ann', 'a.example');
-    const pat = await user(deployments.cd, 'pat', 'chat.example');
+    const pat = await user(deployments.d, 'pat', 'chat.example');
     const atPat = pat.waitForRequest('MESSAGE', (r) => r.body.toString() === 'hi pat');
     assert.equal((await message(alice, 'sip:pat@chat.example', 'hi pat')).status, 200);
     await atPat;
@@ -600,7 +604,7 @@ describe('hostile input from partners', () => {
   });
 
   test('a discovered partner over the cap of distinct local users: 403 and the watch list', async () => {
-    const dEdge = await pki.cd.authority.issue('edge.cd.example', ['d.example']);
+    const dEdge = await pki.d.authority.issue('edge.d.example', ['d.example']);
     const partner = await partnerEdge(dEdge, { user: 'dave', domain: 'd.example' });
     await user(deployments.a, 'ann', 'a.example');
     const answers: number[] = [];
