@@ -392,6 +392,18 @@ const avEdgeSchema = z
         allocateTimeoutMs: z.number().int().min(100).default(10000),
       })
       .prefault({}),
+    /**
+     * Memory back to the system after a burst of ended allocations: one full, memory-reducing
+     * collection once `reclaimAfterClosed` allocations have ended and none for `reclaimQuietMs`
+     * (at most every `reclaimMinIntervalMs`). 0 = leave it to V8's own schedule.
+     */
+    memory: z
+      .strictObject({
+        reclaimAfterClosed: z.number().int().min(0).default(500),
+        reclaimQuietMs: z.number().int().min(10).default(500),
+        reclaimMinIntervalMs: z.number().int().min(100).default(1000),
+      })
+      .prefault({}),
   })
   .prefault({});
 

@@ -54,6 +54,8 @@ export interface TurnServerOptions {
   readonly redirectAbove: number;
   readonly streamLimits: StreamLimits;
   readonly logger: Logger;
+  /** Told each time an allocation ends (after its state is dropped). */
+  readonly onAllocationClosed?: () => void;
   /** Wall-clock milliseconds. */
   readonly now?: () => number;
 }

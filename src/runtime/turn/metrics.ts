@@ -3,7 +3,7 @@
  * metrics read them at scrape time, so no per-packet work reaches prom-client. Labels carry
  * sides and reasons, never usernames.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { TurnServerStats } from './turn-server.ts';
 
 /** Every metric name of the A/V Edge. */
@@ -18,7 +18,21 @@ export const TURN_METRIC_NAMES = {
   deniedPeers: 'rampart_turn_denied_peers_total',
   drops: 'rampart_turn_dropped_total',
   requests: 'rampart_turn_requests_total',
+  heapReclaim: 'rampart_heap_reclaim_seconds',
 } as const;
+
+/** The histogram of heap-reclaim pauses (runtime/heap-reclaim.ts); returns its observer. */
+export function registerHeapReclaimMetric(registry: Registry): (seconds: number) => void {
+  const histogram = new Histogram({
+    name: TURN_METRIC_NAMES.heapReclaim,
+    help: 'Pause of each full collection run after a burst of ended TURN allocations',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  return (seconds) => {
+    histogram.observe(seconds);
+  };
+}
 
 type Source = () => readonly { side: string; stats: TurnServerStats }[];
 

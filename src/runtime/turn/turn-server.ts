@@ -546,6 +546,7 @@ export class TurnServer implements TurnContext {
       },
       'turn allocation closed',
     );
+    this.options.onAllocationClosed?.();
   }
 
   private schedule(): void {

@@ -24,7 +24,8 @@ import {
   type PeerPolicy,
   type RestCredential,
 } from '../../proto/turn/index.ts';
-import { registerTurnMetrics } from '../../runtime/turn/metrics.ts';
+import { registerHeapReclaimMetric, registerTurnMetrics } from '../../runtime/turn/metrics.ts';
+import { HeapReclaimer } from '../../runtime/heap-reclaim.ts';
 import { TurnServer, type AllocationSummary } from '../../runtime/turn/turn-server.ts';
 
 /** The part of the configuration the A/V Edge reads (`av-edge` in the YAML file). */
@@ -76,6 +77,11 @@ export interface AvEdgeSettings {
     readonly maxConnections: number;
     readonly handshakeTimeoutMs: number;
     readonly allocateTimeoutMs: number;
+  };
+  readonly memory: {
+    readonly reclaimAfterClosed: number;
+    readonly reclaimQuietMs: number;
+    readonly reclaimMinIntervalMs: number;
   };
 }
 
@@ -276,7 +282,23 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
       maxFrameBytes: 4 + 65536,
     },
     reusePort: options.worker !== undefined,
+    onAllocationClosed: () => {
+      reclaimer.noteReleased();
+    },
   };
+  const observeReclaim = registerHeapReclaimMetric(options.registry);
+  const reclaimer = new HeapReclaimer({
+    afterReleased: config.memory.reclaimAfterClosed,
+    quietMs: config.memory.reclaimQuietMs,
+    minIntervalMs: config.memory.reclaimMinIntervalMs,
+    onReclaim: (pauseSeconds) => {
+      observeReclaim(pauseSeconds);
+      log.info(
+        { event: 'heap-reclaim', pauseMs: Math.round(pauseSeconds * 1000) },
+        'heap reclaimed after a burst of ended allocations',
+      );
+    },
+  });
   const sides: TurnServer[] = [];
   const external = new TurnServer({
     ...common,
@@ -373,6 +395,7 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
     close: () => {
       closing ??= (async () => {
         stopWatching();
+        reclaimer.stop();
         await Promise.all(sides.map((server) => server.close()));
       })();
       return closing;
