@@ -73,6 +73,8 @@ const SERVER_B = {
     relay: RELAY_B,
     auth: { secrets: [SECRET], nonceLifetimeSeconds: 30 },
     limits: { challengesPerSecondPerSource: 1000 },
+    // A small burst (the default is 500 ended allocations) for the heap-reclaim test.
+    memory: { reclaimAfterClosed: 6, reclaimQuietMs: 200, reclaimMinIntervalMs: 100 },
   },
 };
 
@@ -541,6 +543,28 @@ describe('Relay (RFC 8656 §9–§12)', () => {
     const again = await c.mustAllocate(rest('delete'));
     assert.equal(again.relayed.address, '127.0.0.2');
     await c.refresh(0);
+  });
+});
+
+describe('Memory after a burst of ended allocations', () => {
+  test('one memory-reducing collection once the burst is over, counted in the metrics', async () => {
+    const count = async (): Promise<number> =>
+      metricValue(await fetchMetrics(adminB), 'rampart_heap_reclaim_seconds_count');
+    const before = await count();
+    const burst = await Promise.all(Array.from({ length: 6 }, () => client(udpB)));
+    await Promise.all(burst.map((c, i) => c.mustAllocate(rest(`burst-${String(i)}`))));
+    // Live allocations alone never trigger it.
+    await sleep(400);
+    assert.equal(await count(), before);
+    for (const c of burst) assert.equal((await c.refresh(0)).code, undefined);
+    await waitUntil(
+      async () => (await count()) > before,
+      5000,
+      () => 'no heap reclaim',
+    );
+    const metrics = await fetchMetrics(adminB);
+    assert.ok(metricValue(metrics, 'rampart_heap_reclaim_seconds_sum') > 0);
+    assert.match(serverB.process.stderr(), /"event":"heap-reclaim"/);
   });
 });
 
