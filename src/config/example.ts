@@ -185,7 +185,7 @@ av-edge:
     # After a burst of ended allocations, one full memory-reducing garbage collection gives
     # their memory back (RSS returns to where it was; the pause, tens of ms, is logged and in
     # rampart_heap_reclaim_seconds). 0 = leave it to V8's own schedule.
-    reclaimAfterClosed: 500  # ended allocations since the last collection
+    reclaimAfterClosed: 1000 # ended allocations since the last collection
     reclaimQuietMs: 500      # ... and none ended for this long
     reclaimMinIntervalMs: 1000
 

@@ -399,7 +399,7 @@ const avEdgeSchema = z
      */
     memory: z
       .strictObject({
-        reclaimAfterClosed: z.number().int().min(0).default(500),
+        reclaimAfterClosed: z.number().int().min(0).default(1000),
         reclaimQuietMs: z.number().int().min(10).default(500),
         reclaimMinIntervalMs: z.number().int().min(100).default(1000),
       })
