@@ -11,8 +11,8 @@
  * The reclaimer counts ended sessions; once `afterReleased` have ended since the last
  * collection and none has ended for `quietMs`, it runs one full, memory-reducing collection
  * (V8's "last resort" collection: the one a low-memory notification runs), at most once per
- * `minIntervalMs`. A quiet burst end means the pause (a few milliseconds for a heap of tens of
- * MiB, reported as a metric) lands when little is being relayed.
+ * `minIntervalMs`. Waiting for the burst to end means the pause (tens of milliseconds for a
+ * heap of tens of MiB on a slow core; reported as a metric) lands when little is happening.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

@@ -381,6 +381,7 @@ export async function startAvEdge(options: StartAvEdgeOptions): Promise<RunningA
       if (!same(next.internal, config.internal)) restartNeeded.push('av-edge.internal');
       if (!same(next.relay, config.relay)) restartNeeded.push('av-edge.relay');
       if (!same(next.allocations, config.allocations)) restartNeeded.push('av-edge.allocations');
+      if (!same(next.memory, config.memory)) restartNeeded.push('av-edge.memory');
       if (next.realm !== config.realm) restartNeeded.push('av-edge.realm (new allocations only)');
       log.info({ event: 'reload', restartNeeded }, 'a/v edge configuration reloaded');
       return restartNeeded;
