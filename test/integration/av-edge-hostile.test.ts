@@ -33,6 +33,8 @@ const QUIET_MS = 300;
 const CHALLENGE_OVERHEAD_BYTES = 160;
 /** The flood comes from its own source address, so it drains nobody else's challenge budget. */
 const FLOOD_SOURCE = '127.0.0.8';
+/** The invalid-Binding flood's own source, for the same reason. */
+const INVALID_FLOOD_SOURCE = '127.0.0.9';
 const CHALLENGES_PER_SECOND = 20;
 
 const CONFIG = {
@@ -261,6 +263,44 @@ describe('A/V Edge under hostile input', () => {
     const other = await client();
     const challenge = await other.challenge();
     assert.equal(challenge.code, 401);
+    const { raw, transactionId } = bindingRequest();
+    assert.equal((await flooder.transact(raw, transactionId)).message.cls, 'success');
+  });
+
+  test('400 and 420 answers share the per-source budget: 200 invalid Bindings, few answers', async (t) => {
+    const flooder = await client('udp', INVALID_FLOOD_SOURCE);
+    const metricsBefore = await fetchMetrics(admin);
+    const invalid = (i: number): Buffer =>
+      i % 2 === 0
+        ? // SOFTWARE claims 40 bytes of value; the message has 4: 400.
+          Buffer.concat([header(8), Buffer.from([0x80, 0x22, 0x00, 0x28]), Buffer.from('abcd')])
+        : // An unknown comprehension-required attribute: 420.
+          encodeStun({
+            method: STUN_METHOD.Binding,
+            cls: 'request',
+            transactionId: newTransactionId(),
+            attributes: [rawAttribute(0x0031, Buffer.alloc(4))],
+          });
+    for (let i = 0; i < 200; i++) flooder.sendRaw(invalid(i));
+    await sleep(1000);
+    const answers = flooder.drain().filter((r) => r.stun?.cls === 'error');
+    t.diagnostic(`${answers.length} answers to 200 invalid Binding requests`);
+    assert.ok(answers.length >= 1, 'the first ones are answered');
+    assert.ok(
+      answers.length <= CHALLENGES_PER_SECOND * 2 + 5,
+      `${answers.length} answers to 200 requests`,
+    );
+    const codes = new Set(answers.map((r) => (r.stun === undefined ? 0 : errorCodeOf(r.stun))));
+    assert.ok(
+      [...codes].every((code) => code === 400 || code === 420),
+      [...codes].join(','),
+    );
+    const rateLimited =
+      metricValue(await fetchMetrics(admin), 'rampart_turn_dropped_total', {
+        reason: 'rate-limited',
+      }) - metricValue(metricsBefore, 'rampart_turn_dropped_total', { reason: 'rate-limited' });
+    assert.equal(rateLimited, 200 - answers.length, 'every unanswered request is counted');
+    // A valid Binding from the same source is still answered: only errors are budgeted.
     const { raw, transactionId } = bindingRequest();
     assert.equal((await flooder.transact(raw, transactionId)).message.cls, 'success');
   });

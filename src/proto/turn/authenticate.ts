@@ -162,6 +162,15 @@ export class TurnAuthenticator {
     return this.challenge(401, 'bad-integrity', source, nowMs);
   }
 
+  /**
+   * Whether `source` may get one more error answer to an unauthenticated request (400 to a
+   * malformed Binding, 420): such answers share the per-source budget of 401s, so a flood of
+   * invalid STUN from one address costs no more sends than a flood of Allocates.
+   */
+  mayAnswerError(source: string, nowMs: number): boolean {
+    return this.options.challenges.tryTake(source, nowMs);
+  }
+
   /** The 401/438 challenge attributes for an error the caller produces itself. */
   freshChallenge(source: string, nowMs: number): { realm: string; nonce: string } {
     return { realm: this.realm, nonce: this.options.nonces.issue(nowMs, source) };

@@ -409,7 +409,7 @@ export class TurnServer implements TurnContext {
       // RFC 8489 §6.3.1: a request that cannot be parsed further than its header gets 400.
       const header = decoded.error.header;
       if (header?.cls === 'request' && header.method === STUN_METHOD.Binding) {
-        this.send(flow, errorResponse(header, 400, []));
+        this.answerError(flow, () => errorResponse(header, 400, []));
       }
       return;
     }
@@ -433,8 +433,7 @@ export class TurnServer implements TurnContext {
   /** RFC 8489 §7.3.1: Binding needs no credentials; the answer is the source address. */
   private onBinding(flow: ClientFlow, request: StunMessage): void {
     if (request.unknownComprehensionRequired.length > 0) {
-      this.send(
-        flow,
+      this.answerError(flow, () =>
         errorResponse(request, 420, [], undefined, request.unknownComprehensionRequired),
       );
       return;
@@ -449,6 +448,15 @@ export class TurnServer implements TurnContext {
         }),
       ]),
     );
+  }
+
+  /** An error answer to an unauthenticated request, within the source's answer budget. */
+  private answerError(flow: ClientFlow, response: () => Buffer): void {
+    if (!this.options.authenticator.mayAnswerError(flow.clientAddress, this.now())) {
+      this.count(this.drops, 'rate-limited');
+      return;
+    }
+    this.send(flow, response());
   }
 
   private onAuthenticatedRequest(flow: ClientFlow, request: StunMessage): void {
