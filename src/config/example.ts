@@ -176,7 +176,7 @@ av-edge:
   alternateServers: []       # ["192.0.2.20:3478"]: 300 Try Alternate beyond redirectAbove
   redirectAbove: 0
   limits:
-    challengesPerSecondPerSource: 20   # unauthenticated 401 answers per source address
+    challengesPerSecondPerSource: 20   # error answers (401, 438, 400, 420) to unauthenticated requests, per source address
     maxConnectionsPerIp: 100
     maxConnections: 10000
     handshakeTimeoutMs: 5000

@@ -383,7 +383,7 @@ const avEdgeSchema = z
     redirectAbove: z.number().int().min(0).default(0),
     limits: z
       .strictObject({
-        /** Unauthenticated 401 answers per second to one source address. */
+        /** Error answers (401, 438, 400, 420) to unauthenticated requests per second to one source. */
         challengesPerSecondPerSource: z.number().int().min(1).default(20),
         maxConnectionsPerIp: z.number().int().min(1).default(100),
         maxConnections: z.number().int().min(1).default(10000),
