@@ -6,6 +6,7 @@
  */
 import { lookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
+import { ipv4Value } from './ipv4.ts';
 
 type LookupCallback = (
   error: NodeJS.ErrnoException | null,
@@ -19,6 +20,11 @@ export function literalLookup(
   options: number | LookupOneOptions | undefined,
   callback: LookupCallback,
 ): void {
+  // Every datagram sent asks: the common case (IPv4) without isIP's regular expression.
+  if (ipv4Value(hostname) >= 0) {
+    callback(null, hostname, 4);
+    return;
+  }
   const family = isIP(hostname);
   if (family !== 0) {
     callback(null, hostname, family);

@@ -2,8 +2,9 @@
  * Transport addresses in STUN attributes: MAPPED-ADDRESS layout (RFC 8489 §14.1) and its XOR
  * form (§14.2), plus the IP text ↔ bytes conversions they need.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { RampartError } from '../../lib/errors.ts';
+import { ipv4Value } from '../../lib/ipv4.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
 import { ADDRESS_FAMILY, MAGIC_COOKIE } from './constants.ts';
 import type { StunAttributeErrorReason } from './message.ts';
@@ -21,7 +22,13 @@ function hextets(part: string): number[] {
 
 /** The IP address bytes of an IPv4 or IPv6 text address, or undefined if it is neither. */
 export function ipToBytes(address: string): Buffer | undefined {
-  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  const v4 = ipv4Value(address);
+  if (v4 >= 0) {
+    // Not from the shared pool: a caller may keep these 4 bytes for an allocation's life.
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32BE(v4, 0);
+    return bytes;
+  }
   if (!isIPv6(address) || address.includes('%')) return undefined;
   let text = address;
   const tail: number[] = [];

@@ -1,3 +1,4 @@
+import { ipv4Value } from '../../lib/ipv4.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
 
 /**
@@ -27,36 +28,10 @@ export function isIpv4Mapped(value: bigint): boolean {
   return value >> 32n === 0xffffn;
 }
 
-function parseOctet(text: string): number | undefined {
-  const length = text.length;
-  if (length === 0 || length > 3) return undefined;
-  let value = 0;
-  for (let i = 0; i < length; i++) {
-    const code = text.charCodeAt(i) - 48;
-    if (code < 0 || code > 9) return undefined;
-    value = value * 10 + code;
-  }
-  // A leading zero ('01', '00') is octal to inet_aton and decimal to others: refuse it.
-  if (length > 1 && text.charCodeAt(0) === 48) return undefined;
-  return value <= 255 ? value : undefined;
-}
-
 /** Parses a strict dotted-quad IPv4 literal into its 32-bit value. */
 export function parseIpv4(text: string): Result<number, IpParseFailure> {
-  const parts = text.split('.');
-  if (parts.length === 4) {
-    let value = 0;
-    let valid = true;
-    for (const part of parts) {
-      const octet = parseOctet(part);
-      if (octet === undefined) {
-        valid = false;
-        break;
-      }
-      value = value * 256 + octet;
-    }
-    if (valid) return ok(value);
-  }
+  const value = ipv4Value(text);
+  if (value >= 0) return ok(value);
   // Digits, hex letters, 'x' and dots only: some resolver would read it as an address.
   if (text.length > 0 && IPV4_LIKE.test(text) && /[0-9]/.test(text)) {
     return err('non-canonical-ipv4');
