@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     'memory-rate': { type: 'string', default: '0' },
     'skip-memory': { type: 'boolean', default: false },
     'skip-rates': { type: 'boolean', default: false },
+    /** Which rate searches to run: register, message or both (comma-separated). */
+    methods: { type: 'string', default: 'register,message' },
     /**
      * Wait before the second memory sample: longer than a UDP non-INVITE server transaction
      * lingers (Timer J = 64*T1 = 32 s), so the figure is bindings, not REGISTERs in flight.
@@ -127,7 +129,8 @@ function logStep(
       (verdict === 'ok'
         ? ''
         : summaries.map((summary) => `\n    ${describeSummary(summary)}`).join('') +
-          `\n    ${lastError(summaries[0]?.diagnostics ?? '')}`),
+          `\n    ${lastError(summaries[0]?.diagnostics ?? '')}` +
+          (process.env.REG_DEBUG ? `\n${summaries[0]?.diagnostics ?? ''}` : '')),
   );
 }
 
@@ -250,13 +253,18 @@ async function measureRates(name: string, figures: Record<string, unknown>): Pro
     );
     harness = await prepare(server, benchUsers(Number(args.users)));
     const ready = harness;
-    const register = await search((rate) => registerStep(ready, rate));
-    figures.registerPerSecond = register.maxRate;
-    figures.register = register;
-    await registerFirstUser(ready); // the recipient's binding, whatever the search did
-    const message = await search((rate) => messageStep(ready, rate));
-    figures.messagePerSecond = message.maxRate;
-    figures.message = message;
+    const methods = args.methods.split(',');
+    if (methods.includes('register')) {
+      const register = await search((rate) => registerStep(ready, rate));
+      figures.registerPerSecond = register.maxRate;
+      figures.register = register;
+    }
+    if (methods.includes('message')) {
+      await registerFirstUser(ready); // the recipient's binding, whatever the search did
+      const message = await search((rate) => messageStep(ready, rate));
+      figures.messagePerSecond = message.maxRate;
+      figures.message = message;
+    }
   } finally {
     await server.stop();
     if (harness !== undefined) await rm(harness.workDir, { recursive: true, force: true });

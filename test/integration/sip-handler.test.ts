@@ -1,5 +1,5 @@
 // The engine's request-handler hook on real sockets: a request answered here (with a body and
-// a To tag), a request forked to a flow a UA registered on with header edits, a request the
+// a To tag), a challenge answered statelessly (RFC 3261 §8.2.7), a request forked to a flow a UA registered on with header edits, a request the
 // service originates over that flow, 430 Flow Failed once the flow is gone, 500 when the
 // handler throws.
 import { after, before, test } from 'node:test';
@@ -35,6 +35,14 @@ function decide(request: SipRequest, flow: Flow): RequestDecision {
     };
   }
   if (request.method === 'OPTIONS') throw new Error('handler bug');
+  if (request.method === 'PUBLISH' || request.method === 'INVITE') {
+    return {
+      kind: 'respond',
+      status: 401,
+      headers: [['WWW-Authenticate', `Digest realm="example.test", nonce="n${seen.length}"`]],
+      stateless: true,
+    };
+  }
   if (request.method === 'MESSAGE') {
     if (bobFlow === undefined) return { kind: 'respond', status: 480 };
     return {
@@ -215,6 +223,38 @@ test('a request answered by the handler gets its status, headers, body and To ta
   );
   const crashed = await alice.next();
   assert.equal(crashed.kind === 'response' ? crashed.status : 0, 500);
+  alice.socket.close();
+});
+
+test('a stateless challenge keeps no transaction; its retransmission is answered anew', async () => {
+  const alice = await udpClient();
+  const port = alice.socket.address().port;
+  const before = engine.stats().serverTransactions;
+  const handled = seen.length;
+  const publish = request('PUBLISH', `SIP/2.0/UDP 127.0.0.1:${port}`);
+  alice.socket.send(publish, udpPort, '127.0.0.1');
+  const first = await alice.next();
+  assert.equal(first.kind === 'response' ? first.status : 0, 401);
+  assert.match(header(first, 'www-authenticate') ?? '', /^Digest realm="example\.test"/);
+  assert.equal(engine.stats().serverTransactions, before, 'no transaction lingers');
+  // RFC 3261 §8.2.7: the same request is handled again and gets the same To tag.
+  alice.socket.send(publish, udpPort, '127.0.0.1');
+  const second = await alice.next();
+  assert.equal(second.kind === 'response' ? second.status : 0, 401);
+  assert.equal(seen.length, handled + 2, 'the retransmission reached the handler');
+  const tag = /;tag=(sl[^;]+)$/.exec(header(first, 'to') ?? '')?.[1];
+  assert.ok(tag !== undefined, header(first, 'to'));
+  assert.equal(header(second, 'to'), header(first, 'to'));
+  assert.notEqual(header(first, 'www-authenticate'), header(second, 'www-authenticate'));
+  assert.equal(engine.stats().serverTransactions, before);
+
+  // An INVITE has had its 100 Trying: it is challenged statefully (its ACK needs the
+  // transaction), so one server transaction stays.
+  alice.socket.send(request('INVITE', `SIP/2.0/UDP 127.0.0.1:${port}`), udpPort, '127.0.0.1');
+  const invite = await alice.next();
+  assert.equal(invite.kind === 'response' ? invite.status : 0, 401);
+  assert.doesNotMatch(header(invite, 'to') ?? '', /;tag=sl/);
+  assert.equal(engine.stats().serverTransactions, before + 1);
   alice.socket.close();
 });
 

@@ -6,6 +6,7 @@ import type { HeaderLine } from '../../codec/sip/serialize.ts';
 import { FakeClock } from '../../lib/clock.ts';
 import { InMemoryBindingStore } from './memory-store.ts';
 import { Registrar, type RegisterResult, type RegistrarOptions } from './registrar.ts';
+import type { BindingStore } from './types.ts';
 
 const ALICE = 'sip:alice@example.com';
 const INSTANCE = '<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>';
@@ -302,6 +303,50 @@ describe('Registrar: RFC 3261 §10.3', () => {
     assert.equal(result.reason, 'Binding Store Failure');
     assert.equal(registrar.lookup(ALICE, clock.now()).length, 0);
     assert.ok(errors.length >= 1);
+  });
+
+  it('step 8: writes reach the store at once, in order, not one per earlier commit', async () => {
+    // A store that commits only when told to, as a batching store does: every REGISTER's
+    // write must be handed over before any earlier one has committed.
+    const calls: string[] = [];
+    const pending: (() => void)[] = [];
+    const inner = new InMemoryBindingStore();
+    const store: BindingStore = {
+      save: async (binding) => {
+        calls.push(`save ${binding.aor}`);
+        await new Promise<void>((resolve) => pending.push(resolve));
+        await inner.save(binding);
+      },
+      delete: (id) => inner.delete(id),
+      loadAll: () => inner.loadAll(),
+    };
+    const registrar = new Registrar({
+      store,
+      domains: ['example.com'],
+      gruuSecret: SECRET,
+      mayRegisterFor: () => true,
+    });
+    const users = ['alice', 'bob', 'carol'];
+    const results = users.map((user) =>
+      registrar.register({
+        request: registerRequest({
+          contacts: [`<sip:${user}@198.51.100.7>`],
+          to: `sip:${user}@example.com`,
+          callId: `call-${user}`,
+        }),
+        authenticatedAor: `sip:${user}@example.com`,
+        now: T0,
+      }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      calls,
+      users.map((user) => `save sip:${user}@example.com`),
+    );
+    for (const commit of pending) commit();
+    for (const result of await Promise.all(results)) assert.equal(result.status, 200);
+    await registrar.flush();
+    assert.equal(inner.size, 3);
   });
 
   it('step 4: registering another user is 403 unless policy allows it', async () => {

@@ -623,16 +623,27 @@ export class Registrar {
     }
   }
 
-  /** Runs store operations one after another, in the order the registrar decided them. */
+  /**
+   * Starts a store operation now, in the order the registrar decided it (the store applies
+   * operations in call order and may commit many together), and resolves with whether it
+   * succeeded. Not chained behind the previous operation's commit: that would let one commit
+   * through per event-loop turn and queue registrations behind each other under load.
+   */
   private enqueue(op: () => Promise<void>): Promise<boolean> {
-    const run = this.writes.then(op).then(
+    let started: Promise<void>;
+    try {
+      started = op();
+    } catch (error) {
+      started = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const run = started.then(
       () => true,
       (error: unknown) => {
         this.onStoreError(error);
         return false;
       },
     );
-    this.writes = run;
+    this.writes = this.writes.then(() => run);
     return run;
   }
 

@@ -47,6 +47,8 @@ export interface Binding {
 /**
  * Durable storage for bindings (the embedded deployment uses SQLite; a distributed one Redis).
  * The registrar keeps the live set in memory and writes through; `loadAll` rebuilds it at start.
+ * Operations take effect in the order they are called, before the previous one has settled
+ * (a store may commit several together).
  */
 export interface BindingStore {
   /** Inserts or replaces the binding with `binding.id`. */

@@ -87,10 +87,12 @@ export function validateProxyRequest(
   // §16.3 item 4: optional loop detection. "If the request contains a Via header field with a
   // sent-by value that equals a value placed into previous requests by the proxy", and the
   // branch carries the same loop hash, the request has looped → 482.
+  // The hash is computed only when one of the Vias is ours (most requests never passed here).
   if (request.method !== 'CANCEL' && request.method !== 'ACK') {
-    const hash = loopHash(request);
+    let hash: string | undefined;
     for (const via of vias.value) {
       if (!identity.isLocalSentBy(via.host, via.port)) continue;
+      hash ??= loopHash(request);
       if (via.branch?.startsWith(`${BRANCH_MAGIC_COOKIE}${hash}.`) === true) {
         return err({ status: 482, reason: 'Loop Detected' });
       }
@@ -162,6 +164,19 @@ export function statelessBranch(incomingTopBranch: string): string {
     .slice(0, 20)
     .replace(/[-_]/g, 'x');
   return `${BRANCH_MAGIC_COOKIE}sl.${digest}`;
+}
+
+/** Per-process salt of stateless To tags, so they cannot be predicted from the request. */
+const STATELESS_TAG_SALT = randomToken(12);
+
+/**
+ * The To tag of a response sent as a stateless UAS (RFC 3261 §8.2.7: tags "MUST be generated
+ * for responses in a stateless manner - in a manner that will generate the same tag for the
+ * same request consistently"): a hash of the request's transaction key under a per-process
+ * random salt, so a retransmission gets the same tag.
+ */
+export function statelessToTag(transactionKey: string): string {
+  return `sl${hash64(STATELESS_TAG_SALT + transactionKey)}`;
 }
 
 /** The outcome of route pre-processing: edits so far, and where the request goes next. */

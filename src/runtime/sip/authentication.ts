@@ -123,6 +123,8 @@ export async function authenticateRequest(
       status: verdict.status,
       reason: verdict.reason,
       headers: verdict.headers,
+      // RFC 3261 §8.2.7: challenges are answered without transaction state.
+      ...(verdict.status === 401 || verdict.status === 407 ? { stateless: true } : {}),
     },
   };
 }

@@ -67,6 +67,14 @@ export type RequestDecision =
       readonly body?: Buffer;
       /** The To tag of the response (a dialog the service creates, e.g. a subscription). */
       readonly toTag?: string;
+      /**
+       * Answer as a stateless UAS (RFC 3261 §8.2.7), for challenges: the response is sent and
+       * no transaction state is kept, so a retransmitted request is answered anew and a flood
+       * of unauthenticated requests holds no memory for Timer J. The To tag is derived from
+       * the request (the same for a retransmission). Not for INVITE, whose 100 Trying has
+       * already gone out and whose ACK the transaction absorbs: it is answered statefully.
+       */
+      readonly stateless?: boolean;
     }
   | {
       readonly kind: 'fork';

@@ -31,6 +31,7 @@ import {
   receivedVia,
   type ReceivedVia,
   statelessBranch,
+  statelessToTag,
   validateProxyRequest,
   viaValue,
   type ProxyIdentity,
@@ -515,6 +516,35 @@ export class SipProxyEngine {
     this.runServer(key, server, { type: 'send-response', data, status });
   }
 
+  /**
+   * Answers as a stateless UAS (RFC 3261 §8.2.7; a challenge): the response goes out on the
+   * request's flow and the server transaction is forgotten at once — nothing lingers for
+   * Timer J, and a retransmission of the request is a new request, answered anew with the
+   * same To tag.
+   */
+  private respondStateless(
+    key: string,
+    server: ServerTransaction,
+    status: number,
+    reason?: string,
+    headers?: readonly HeaderLine[],
+  ): void {
+    const flow = this.serverFlows.get(key);
+    this.servers.delete(key);
+    this.serverFlows.delete(key);
+    if (flow === undefined) return;
+    const amended = this.amendedVias.get(server.request);
+    const data = buildResponse(server.request, status, {
+      ...(amended === undefined ? {} : { topVia: amended.value }),
+      ...(reason === undefined ? {} : { reason }),
+      ...(headers === undefined ? {} : { headers }),
+      toTag: statelessToTag(key),
+    });
+    if (this.options.transport.send(flow.id, data)) {
+      this.options.observer?.message('out', 'response');
+    }
+  }
+
   private onNewRequest(key: string, server: ServerTransaction, request: SipRequest): void {
     const flow = this.serverFlows.get(key);
     if (flow === undefined) return;
@@ -619,6 +649,10 @@ export class SipProxyEngine {
     if (server.state === 'terminated' || this.closedValue) return;
     switch (decision.kind) {
       case 'respond':
+        if (decision.stateless === true && request.method !== 'INVITE') {
+          this.respondStateless(key, server, decision.status, decision.reason, decision.headers);
+          break;
+        }
         this.respond(key, server, decision.status, decision.reason, decision.headers, {
           ...(decision.body === undefined ? {} : { body: decision.body }),
           ...(decision.toTag === undefined ? {} : { toTag: decision.toTag }),
