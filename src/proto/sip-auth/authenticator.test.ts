@@ -114,6 +114,26 @@ describe('SipAuthenticator', () => {
     assert.match(result.headers[0]?.[1] ?? '', /^Digest realm="example\.com", qop="auth"/);
   });
 
+  it('a retransmitted request within the second gets the same challenge (stateless UAS)', async () => {
+    const auth = authenticator();
+    const first = await auth.authenticate(request(), T0 + 100, SOURCE);
+    const again = await auth.authenticate(request(), T0 + 900, SOURCE);
+    assert.ok(!first.ok && !again.ok);
+    assert.deepEqual(again.headers, first.headers);
+    // Another request (another branch), or the same one a second later: another nonce.
+    const other = request().raw.toString().replace('branch=z9hG4bKa', 'branch=z9hG4bKb');
+    const parsed = parseSipMessage(Buffer.from(other));
+    assert.ok(parsed.ok && parsed.value.kind === 'request');
+    const otherNonce = challenges(await auth.authenticate(parsed.value, T0 + 100, SOURCE))[0];
+    const laterNonce = challenges(await auth.authenticate(request(), T0 + 1100, SOURCE))[0];
+    const firstNonce = challenges(first)[0]?.nonce;
+    assert.notEqual(otherNonce?.nonce, firstNonce);
+    assert.notEqual(laterNonce?.nonce, firstNonce);
+    // Another instance (another salt) answers the same request with another nonce.
+    const elsewhere = challenges(await authenticator().authenticate(request(), T0 + 100, SOURCE));
+    assert.notEqual(elsewhere[0]?.nonce, firstNonce);
+  });
+
   it('authenticates with SHA-256 and with MD5 against independently computed HA1s', async () => {
     for (const algorithm of ['SHA-256', 'MD5'] as const) {
       const auth = authenticator();

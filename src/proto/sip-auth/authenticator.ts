@@ -7,6 +7,7 @@
  * directory stores HA1 = H(user:domain:password). A username written as the whole address
  * `user@domain` is accepted too, as some clients send it.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { parseNameAddr } from '../../codec/sip/headers.ts';
 import type { SipRequest } from '../../codec/sip/message.ts';
 import { header, headerFields } from '../../codec/sip/parse.ts';
@@ -148,6 +149,8 @@ function badRequest(reason: string, failure: AuthFailure): AuthResult {
 export class SipAuthenticator {
   private readonly realms: ReadonlySet<string>;
   private readonly secret: string | Uint8Array;
+  /** Salt of the per-request part of challenge nonces (see `challenge`). */
+  private readonly challengeSalt = randomBytes(16);
   private readonly algorithms: readonly SipDigestAlgorithm[];
   private readonly nonceLifetimeMs: number;
   private readonly proxy: boolean;
@@ -230,14 +233,14 @@ export class SipAuthenticator {
     }
     if (credentials === undefined) {
       if (malformed) return badRequest('Malformed Credentials', 'malformed-credentials');
-      return this.challenge(realm, now, context, false, 'no-credentials');
+      return this.challenge(request, realm, now, context, false, 'no-credentials');
     }
 
     const user = this.digestUser(credentials.username, realm);
     if (user === undefined) {
       // Counted like a wrong password: a username outside this realm cannot succeed.
       const key = credentials.username.slice(0, MAX_USERNAME_LENGTH);
-      return this.failed(key, realm, now, context, 'unknown-user');
+      return this.failed(request, key, realm, now, context, 'unknown-user');
     }
     if (this.requireFromMatch && user !== fromUser) {
       return forbidden('Credentials Do Not Match From', 'from-mismatch');
@@ -258,10 +261,10 @@ export class SipAuthenticator {
     }
     const algorithm = credentials.algorithm;
     if (algorithm !== 'SHA-256' && algorithm !== 'MD5') {
-      return this.challenge(realm, now, context, false, 'algorithm-not-offered');
+      return this.challenge(request, realm, now, context, false, 'algorithm-not-offered');
     }
     if (!this.algorithms.includes(algorithm)) {
-      return this.challenge(realm, now, context, false, 'algorithm-not-offered');
+      return this.challenge(request, realm, now, context, false, 'algorithm-not-offered');
     }
     const ha1 = await this.lookupHa1(user, realm, hashOf(algorithm));
     const binding = this.nonceBinding(realm, context);
@@ -288,25 +291,25 @@ export class SipAuthenticator {
       case 'stale':
         // RFC 7616 §3.3: right password, expired nonce: challenge again with stale=TRUE so the
         // client retries without asking the user.
-        return this.challenge(realm, now, context, true, 'nonce-stale');
+        return this.challenge(request, realm, now, context, true, 'nonce-stale');
       case 'rejected':
         switch (verdict.reason) {
           case 'unknown-user':
-            return this.failed(user, realm, now, context, 'unknown-user');
+            return this.failed(request, user, realm, now, context, 'unknown-user');
           case 'response-mismatch':
-            return this.failed(user, realm, now, context, 'wrong-password');
+            return this.failed(request, user, realm, now, context, 'wrong-password');
           case 'nonce-count-replay':
             // A replayed nonce-count proves nothing about the password: a fresh challenge.
-            return this.challenge(realm, now, context, false, 'nonce-count-replay');
+            return this.challenge(request, realm, now, context, false, 'nonce-count-replay');
           case 'nonce-invalid':
-            return this.challenge(realm, now, context, false, 'nonce-invalid');
+            return this.challenge(request, realm, now, context, false, 'nonce-invalid');
           case 'realm-mismatch':
           case 'uri-mismatch':
           case 'algorithm-not-accepted':
           case 'qop-required':
           case 'auth-int-unavailable':
           case 'userhash-unsupported':
-            return this.challenge(realm, now, context, false, 'algorithm-not-offered');
+            return this.challenge(request, realm, now, context, false, 'algorithm-not-offered');
         }
     }
   }
@@ -327,6 +330,7 @@ export class SipAuthenticator {
 
   /** Counts a failed password for the user and the source; locks, or challenges again. */
   private failed(
+    request: SipRequest,
     user: string,
     realm: string,
     now: number,
@@ -349,7 +353,7 @@ export class SipAuthenticator {
         ipLock.until,
       );
     }
-    return this.challenge(realm, now, context, false, failure);
+    return this.challenge(request, realm, now, context, false, failure);
   }
 
   /**
@@ -357,13 +361,28 @@ export class SipAuthenticator {
    * challenge per algorithm, the preferred first (RFC 8760 §2.4), all with qop=auth.
    */
   private challenge(
+    request: SipRequest,
     realm: string,
     now: number,
     context: AuthContext,
     stale: boolean,
     failure: AuthFailure,
   ): AuthResult {
-    const nonce = createNonce(this.secret, now, this.nonceBinding(realm, context));
+    // Challenges go out statelessly (RFC 3261 §8.2.7), so a retransmitted request is
+    // challenged again; it gets the same answer when it comes within the same second: the
+    // nonce's random part is derived from the request's transaction identity (top Via,
+    // Call-ID, CSeq) under a per-instance salt, and its timestamp is in whole seconds.
+    const seed = createHash('sha256')
+      .update(this.challengeSalt)
+      .update(
+        `${headerFields(request, 'via')[0]?.value ?? ''}\n${header(request, 'call-id') ?? ''}\n` +
+          (header(request, 'cseq') ?? ''),
+      )
+      .digest();
+    const nonce = createNonce(this.secret, Math.floor(now / 1000) * 1000, {
+      ...this.nonceBinding(realm, context),
+      randomBytes: (size) => seed.subarray(0, size),
+    });
     const name = this.proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
     const headers: HeaderLine[] = this.algorithms.map((algorithm) => [
       name,
