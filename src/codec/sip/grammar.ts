@@ -138,18 +138,25 @@ export function canonicalIPv6(s: string): string | undefined {
  * and IPv4 literals both pass, as every deployed parser allows; so does '_'.
  */
 export function isHostname(s: string): boolean {
-  if (s.length === 0 || s.length > 255) return false;
-  const labels = s.endsWith('.') ? s.slice(0, -1).split('.') : s.split('.');
-  for (const label of labels) {
-    if (label.length === 0 || label.length > 63) return false;
-    for (let i = 0; i < label.length; i++) {
-      const c = label.charCodeAt(i);
-      const alnum = (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
-      // '-' inside a label; '_' is outside RFC 3261 host grammar but sent by deployed
-      // elements (container and service names), and accepting it is harmless.
-      const inner = (c === 0x2d && i > 0 && i < label.length - 1) || c === 0x5f;
-      if (!alnum && !inner) return false;
+  const n = s.length;
+  if (n === 0 || n > 255) return false;
+  // One trailing dot (a fully qualified name) is allowed; labels end at dots or at `end`.
+  const end = s.charCodeAt(n - 1) === 0x2e ? n - 1 : n;
+  let labelStart = 0;
+  for (let i = 0; i <= end; i++) {
+    const c = i === end ? 0x2e : s.charCodeAt(i);
+    if (c === 0x2e) {
+      const length = i - labelStart;
+      if (length === 0 || length > 63) return false;
+      labelStart = i + 1;
+      continue;
     }
+    if ((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a)) continue;
+    // '-' inside a label; '_' is outside RFC 3261 host grammar but sent by deployed
+    // elements (container and service names), and accepting it is harmless.
+    if (c === 0x5f) continue;
+    if (c === 0x2d && i > labelStart && i + 1 < end && s.charCodeAt(i + 1) !== 0x2e) continue;
+    return false;
   }
   return true;
 }

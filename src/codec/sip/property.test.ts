@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyEdits } from './edit.ts';
-import { parseParams } from './grammar.ts';
+import { isHostname, parseParams } from './grammar.ts';
 import {
   parseAddressList,
   parseContentLength,
@@ -97,6 +97,32 @@ describe('properties', () => {
           }
         },
       ),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('isHostname agrees with the label-by-label definition (RFC 3261 §25.1, plus _)', () => {
+    // The reference: split into labels, as the grammar reads.
+    const reference = (s: string): boolean => {
+      if (s.length === 0 || s.length > 255) return false;
+      const labels = (s.endsWith('.') ? s.slice(0, -1) : s).split('.');
+      return labels.every(
+        (label) =>
+          label.length > 0 &&
+          label.length <= 63 &&
+          /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?$/.test(label),
+      );
+    };
+    const hostish = fc
+      .array(fc.constantFrom('a', 'Z', '0', '9', '-', '_', '.', '..', ' ', '@', ':', 'é'), {
+        maxLength: 40,
+      })
+      .map((parts) => parts.join(''));
+    const longLabel = fc.integer({ min: 60, max: 70 }).map((n) => `x.${'a'.repeat(n)}.example`);
+    fc.assert(
+      fc.property(fc.oneof(hostish, longLabel, fc.string({ maxLength: 300 })), (s) => {
+        assert.equal(isHostname(s), reference(s), JSON.stringify(s));
+      }),
       { numRuns: 3000 },
     );
   });

@@ -13,6 +13,8 @@ import {
   type ProxyIdentity,
   type ProxyInterface,
   receivedVia,
+  statelessBranch,
+  statelessToTag,
 } from './forward.ts';
 
 const UDP: ProxyInterface = { transport: 'udp', host: '192.0.2.1', port: 5060 };
@@ -245,4 +247,22 @@ void test('receivedVia: RFC 3581 rport and RFC 3261 §18.2.1 received', () => {
     out,
     /Via: SIP\/2.0\/UDP 192.0.2.1;branch=z9hG4bKours\r\nVia: SIP\/2.0\/UDP 10.0.0.1:5060;branch=z9hG4bK2;received=192.0.2.7;rport=40000\r\n/,
   );
+});
+
+describe('derived branches and tags', () => {
+  test('statelessBranch: the same incoming branch gives the same RFC 3261 branch token', () => {
+    const a = statelessBranch('z9hG4bK-1-1-5');
+    assert.equal(statelessBranch('z9hG4bK-1-1-5'), a);
+    assert.notEqual(statelessBranch('z9hG4bK-1-1-6'), a);
+    assert.match(a, /^z9hG4bKsl\.[0-9a-z]{12}$/);
+    const many = new Set(Array.from({ length: 10_000 }, (_, i) => statelessBranch(`b${i}`)));
+    assert.equal(many.size, 10_000);
+  });
+
+  test('statelessToTag: the same transaction key gives the same tag, another key another', () => {
+    const key = 'z9hG4bKx|127.0.0.1:5060|REGISTER';
+    assert.equal(statelessToTag(key), statelessToTag(key));
+    assert.notEqual(statelessToTag(`${key}x`), statelessToTag(key));
+    assert.match(statelessToTag(key), /^sl[0-9a-z]{12}$/);
+  });
 });

@@ -3,7 +3,6 @@
  * route information, and compute the edits that forward it to one target. The caller
  * resolves the returned next hop and sends the edited bytes.
  */
-import { createHash } from 'node:crypto';
 import { BRANCH_MAGIC_COOKIE, randomToken } from '../../lib/ids.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
 import type { SipEdit } from '../../codec/sip/edit.ts';
@@ -127,8 +126,9 @@ export function loopHash(request: SipRequest): string {
 
 /**
  * Two independent 32-bit FNV-1a lanes over a string, as 12 base-36 characters. Loop
- * detection needs equality of a request with itself, not collision resistance: a crafted
- * collision only makes the crafter's own request look looped (482).
+ * detection and stateless branches need equality of a request with itself, not collision
+ * resistance: a crafted collision only makes the crafter's own request look looped (482), or
+ * gives its forwarded ACK another's branch (an ACK for a 2xx matches no transaction).
  */
 function hash64(text: string): string {
   let a = 0x811c9dc5;
@@ -158,12 +158,7 @@ export function newProxyBranch(request: SipRequest): string {
  * the incoming top branch so a retransmission gets the same value.
  */
 export function statelessBranch(incomingTopBranch: string): string {
-  const digest = createHash('sha1')
-    .update(incomingTopBranch)
-    .digest('base64url')
-    .slice(0, 20)
-    .replace(/[-_]/g, 'x');
-  return `${BRANCH_MAGIC_COOKIE}sl.${digest}`;
+  return `${BRANCH_MAGIC_COOKIE}sl.${hash64(incomingTopBranch)}`;
 }
 
 /** Per-process salt of stateless To tags, so they cannot be predicted from the request. */
