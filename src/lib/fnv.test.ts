@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { fnvLanes } from './fnv.ts';
+
+test('fnvLanes: deterministic, lanes independent, near inputs spread', () => {
+  assert.deepEqual(
+    fnvLanes('z9hG4bK-1\nc-1\n1 REGISTER', 4),
+    fnvLanes('z9hG4bK-1\nc-1\n1 REGISTER', 4),
+  );
+  const [a, b, c, d] = fnvLanes('same text', 4);
+  assert.equal(new Set([a, b, c, d]).size, 4, 'each lane has its own basis');
+  // One character apart: every lane changes; 20,000 neighbouring inputs give distinct seeds.
+  const x = fnvLanes('branch-1', 4);
+  const y = fnvLanes('branch-2', 4);
+  for (let i = 0; i < 4; i++) assert.notEqual(x[i], y[i]);
+  const seen = new Set<string>();
+  for (let i = 0; i < 20_000; i++) seen.add(fnvLanes(`z9hG4bK-${i}`, 4).join(','));
+  assert.equal(seen.size, 20_000);
+  assert.equal(fnvLanes('', 2).length, 2);
+});

@@ -1,0 +1,19 @@
+/**
+ * FNV-1a over a string's UTF-16 code units, in independent 32-bit lanes (each lane starts
+ * from its own offset basis). Fast and allocation-light; for values that need an input to
+ * map to the same output every time, not collision resistance against an attacker (a
+ * derived nonce seed, whose integrity an HMAC protects).
+ */
+export function fnvLanes(text: string, lanes: number): Uint32Array {
+  const out = new Uint32Array(lanes);
+  for (let lane = 0; lane < lanes; lane++) {
+    let h = (0x811c9dc5 ^ Math.imul(lane, 0x9e3779b9)) >>> 0;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    // A final avalanche so that near inputs differ in every byte.
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    out[lane] = h >>> 0;
+  }
+  return out;
+}
