@@ -140,17 +140,15 @@ export function parseVia(value: string): Result<Via[], HeaderParseError> {
 
 /** Every Via of a message, top first, across all Via lines. */
 export function parseVias(msg: SipMessage): Result<Via[], HeaderParseError> {
-  const cached = viaLists.get(msg);
-  if (cached !== undefined) return cached;
+  const memo = msg.memo;
+  if (memo?.vias !== undefined) return memo.vias as Result<Via[], HeaderParseError>;
   const result = parseViasUncached(msg);
-  viaLists.set(msg, result);
+  if (memo !== undefined) memo.vias = result;
   return result;
 }
 
 // A message is immutable once parsed, and its Vias are read by the transaction keys, the
-// proxy checks and the response path: parse them once per message.
-const viaLists = new WeakMap<SipMessage, Result<Via[], HeaderParseError>>();
-const topVias = new WeakMap<SipMessage, Result<Via, HeaderParseError>>();
+// proxy checks and the response path: parse them once per message (kept in its memo).
 
 function parseViasUncached(msg: SipMessage): Result<Via[], HeaderParseError> {
   const out: Via[] = [];
@@ -164,11 +162,11 @@ function parseViasUncached(msg: SipMessage): Result<Via[], HeaderParseError> {
 
 /** The topmost Via of a message (only the first value is parsed). */
 export function topVia(msg: SipMessage): Result<Via, HeaderParseError> {
-  const cached = topVias.get(msg);
-  if (cached !== undefined) return cached;
+  const memo = msg.memo;
+  if (memo?.topVia !== undefined) return memo.topVia as Result<Via, HeaderParseError>;
   const first = headerValues(msg, 'via')[0];
   const result = first === undefined ? bad('via', 'missing Via') : parseViaValue(first);
-  topVias.set(msg, result);
+  if (memo !== undefined) memo.topVia = result;
   return result;
 }
 

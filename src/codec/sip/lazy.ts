@@ -4,7 +4,7 @@
  * it relays as new bytes; reading them back is needed only to CANCEL or ACK (RFC 3261 §9.1,
  * §17.1.1.3), so parsing them eagerly would cost one parse per relayed request for nothing.
  */
-import type { HeaderField, SipRequest } from './message.ts';
+import { newMemo, type HeaderField, type SipRequest } from './message.ts';
 import { parseSipMessage } from './parse.ts';
 
 export function lazyRequest(data: Buffer, method: string): SipRequest {
@@ -28,6 +28,7 @@ export function lazyRequest(data: Buffer, method: string): SipRequest {
       return full().version;
     },
     raw: data,
+    memo: newMemo(),
     get headers(): readonly HeaderField[] {
       return full().headers;
     },

@@ -16,9 +16,27 @@ export interface HeaderField {
   readonly end: number;
 }
 
+/**
+ * Values later layers derive from a message, computed once and kept on it (a message never
+ * changes once parsed): cheaper than a WeakMap entry per message. Each field belongs to the
+ * module that fills it (`headers.ts`: the Vias; `sip-proxy/forward.ts`: the loop hash).
+ */
+export interface MessageMemo {
+  topVia: unknown;
+  vias: unknown;
+  loopHash: string | undefined;
+}
+
+/** A fresh, empty memo (every field present, so all memos share one shape). */
+export function newMemo(): MessageMemo {
+  return { topVia: undefined, vias: undefined, loopHash: undefined };
+}
+
 interface SipMessageCommon {
   /** The whole message as received. */
   readonly raw: Buffer;
+  /** Derived values (see {@link MessageMemo}); messages built by hand may have none. */
+  readonly memo?: MessageMemo;
   /** Header field lines in order of appearance. */
   readonly headers: readonly HeaderField[];
   /** Byte offset just past the start line's CRLF: where the first header line starts. */

@@ -4,7 +4,13 @@
  */
 import { err, ok, type Result } from '../../lib/result.ts';
 import { TOKEN_CHARS } from './grammar.ts';
-import type { HeaderField, SipMessage, SipParseError, SipRequest } from './message.ts';
+import {
+  newMemo,
+  type HeaderField,
+  type SipMessage,
+  type SipParseError,
+  type SipRequest,
+} from './message.ts';
 
 export { isToken } from './grammar.ts';
 
@@ -367,7 +373,7 @@ export function parseSipMessage(
     }
   }
   const body = raw.subarray(bodyStart, bodyEnd);
-  const common = { raw, headers, headersStart, bodyStart, body };
+  const common = { raw, headers, headersStart, bodyStart, body, memo: newMemo() };
   if (line.kind === 'request') {
     const request: SipRequest = {
       kind: 'request',

@@ -107,7 +107,7 @@ export function validateProxyRequest(
  * produces the same value (§16.3 item 4).
  */
 export function loopHash(request: SipRequest): string {
-  const cached = loopHashes.get(request);
+  const cached = request.memo?.loopHash;
   if (cached !== undefined) return cached;
   const cseq = cseqOf(request);
   const fields = [
@@ -120,7 +120,7 @@ export function loopHash(request: SipRequest): string {
     header(request, 'proxy-authorization') ?? '',
   ].join('\0');
   const value = hash64(fields);
-  loopHashes.set(request, value);
+  if (request.memo !== undefined) request.memo.loopHash = value;
   return value;
 }
 
@@ -144,9 +144,6 @@ function hash64(text: string): string {
     (b >>> 0).toString(36).padStart(7, '0').slice(-6)
   );
 }
-
-// Validation and forwarding both need the hash of one request: compute it once.
-const loopHashes = new WeakMap<SipRequest, string>();
 
 /** A new branch for one forwarded copy: magic cookie, loop hash, unique part (§16.6 item 8). */
 export function newProxyBranch(request: SipRequest): string {
