@@ -4,42 +4,60 @@
  * it relays as new bytes; reading them back is needed only to CANCEL or ACK (RFC 3261 §9.1,
  * §17.1.1.3), so parsing them eagerly would cost one parse per relayed request for nothing.
  */
-import { newMemo, type HeaderField, type SipRequest } from './message.ts';
+import { newMemo, type HeaderField, type MessageMemo, type SipRequest } from './message.ts';
 import { parseSipMessage } from './parse.ts';
 
 export function lazyRequest(data: Buffer, method: string): SipRequest {
-  let parsed: SipRequest | undefined;
-  const full = (): SipRequest => {
-    if (parsed !== undefined) return parsed;
-    const result = parseSipMessage(data);
+  return new LazyRequest(data, method);
+}
+
+/**
+ * The lazy request as a class: its getters live on the prototype, so each instance is four
+ * fields, not an object literal with seven accessor closures (one per relayed request).
+ */
+class LazyRequest implements SipRequest {
+  readonly kind = 'request';
+  readonly memo: MessageMemo = newMemo();
+  readonly raw: Buffer;
+  readonly method: string;
+  private parsed: SipRequest | undefined;
+
+  constructor(data: Buffer, method: string) {
+    this.raw = data;
+    this.method = method;
+  }
+
+  get requestUri(): string {
+    return this.full().requestUri;
+  }
+
+  get version(): string {
+    return this.full().version;
+  }
+
+  get headers(): readonly HeaderField[] {
+    return this.full().headers;
+  }
+
+  get headersStart(): number {
+    return this.full().headersStart;
+  }
+
+  get bodyStart(): number {
+    return this.full().bodyStart;
+  }
+
+  get body(): Buffer {
+    return this.full().body;
+  }
+
+  private full(): SipRequest {
+    if (this.parsed !== undefined) return this.parsed;
+    const result = parseSipMessage(this.raw);
     // Programmer error: the bytes came out of our own serializer or edit list.
     if (!result.ok || result.value.kind !== 'request')
       throw new TypeError('lazyRequest: bytes are not a SIP request');
-    parsed = result.value;
-    return parsed;
-  };
-  return {
-    kind: 'request',
-    method,
-    get requestUri(): string {
-      return full().requestUri;
-    },
-    get version(): string {
-      return full().version;
-    },
-    raw: data,
-    memo: newMemo(),
-    get headers(): readonly HeaderField[] {
-      return full().headers;
-    },
-    get headersStart(): number {
-      return full().headersStart;
-    },
-    get bodyStart(): number {
-      return full().bodyStart;
-    },
-    get body(): Buffer {
-      return full().body;
-    },
-  };
+    this.parsed = result.value;
+    return this.parsed;
+  }
 }
