@@ -69,16 +69,31 @@ export interface Via {
   readonly ttl: number | undefined;
 }
 
+const SIP_2_0 = 'SIP/2.0/';
+/** Transports already written in upper case, as nearly every Via has them. */
+const UPPER_TRANSPORTS: ReadonlySet<string> = new Set(['UDP', 'TCP', 'TLS', 'SCTP', 'WS', 'WSS']);
+
 /** Parses one via-parm: `SIP/2.0/UDP host:port;branch=...`, LWS allowed around the slashes. */
 export function parseViaValue(value: string): Result<Via, HeaderParseError> {
   const semi = value.indexOf(';');
   const head = semi < 0 ? value : value.slice(0, semi);
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport; SLASH = SWS "/" SWS.
-  const parts = head.split('/');
-  if (parts.length !== 3) return bad('via', 'invalid sent-protocol');
-  const name = trimLws(parts[0] ?? '');
-  const version = trimLws(parts[1] ?? '');
-  const rest = trimLws(parts[2] ?? '');
+  let name: string;
+  let version: string;
+  let rest: string;
+  if (head.startsWith(SIP_2_0)) {
+    // Nearly every Via: no split, and the protocol text is the constant below.
+    name = 'SIP';
+    version = '2.0';
+    rest = trimLws(head.slice(SIP_2_0.length));
+    if (rest.includes('/')) return bad('via', 'invalid sent-protocol');
+  } else {
+    const parts = head.split('/');
+    if (parts.length !== 3) return bad('via', 'invalid sent-protocol');
+    name = trimLws(parts[0] ?? '');
+    version = trimLws(parts[1] ?? '');
+    rest = trimLws(parts[2] ?? '');
+  }
   let t = 0;
   while (t < rest.length && !isSpaceCode(rest.charCodeAt(t))) t++;
   const transport = rest.slice(0, t);
@@ -112,8 +127,8 @@ export function parseViaValue(value: string): Result<Via, HeaderParseError> {
     received = received.slice(1, -1);
   }
   return ok({
-    protocol: `${name}/${version}`,
-    transport: transport.toUpperCase(),
+    protocol: name === 'SIP' && version === '2.0' ? 'SIP/2.0' : `${name}/${version}`,
+    transport: UPPER_TRANSPORTS.has(transport) ? transport : transport.toUpperCase(),
     host: hostPort.host,
     port: hostPort.port,
     params,

@@ -12,6 +12,7 @@ import {
   parseMaxForwards,
   parseNameAddr,
   parseVia,
+  parseViaValue,
 } from './headers.ts';
 import { parseSipMessage, splitHeaderList } from './parse.ts';
 import { serializeRequest, serializeResponse } from './serialize.ts';
@@ -124,6 +125,27 @@ describe('properties', () => {
         assert.equal(isHostname(s), reference(s), JSON.stringify(s));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  test('the SIP/2.0 fast path of parseViaValue agrees with the general sent-protocol path', () => {
+    // "SIP /2.0/" (LWS before the slash, RFC 3261 SLASH = SWS "/" SWS) takes the general
+    // path; the same Via written "SIP/2.0/" takes the fast one: both must read the same.
+    const viaText = fc
+      .tuple(
+        fc.constantFrom('UDP', 'tcp', 'TLS', 'WSS', 'x-new', 'U/D', ''),
+        fc.constantFrom(' ', '  ', '\t', '', ' / '),
+        fc.constantFrom('192.0.2.1', 'host.example:5060', '[2001:db8::1]:5061', 'a b', ''),
+        fc.constantFrom('', ';branch=z9hG4bK1', ';rport;received=192.0.2.9', ';ttl=300', ';'),
+      )
+      .map(([transport, space, sentBy, params]) => `${transport}${space}${sentBy}${params}`);
+    fc.assert(
+      fc.property(viaText, (rest) => {
+        const fast = parseViaValue(`SIP/2.0/${rest}`);
+        const general = parseViaValue(`SIP /2.0/${rest}`);
+        assert.deepEqual(fast, general, rest);
+      }),
+      { numRuns: 2000 },
     );
   });
 
