@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fnvLanes } from './fnv.ts';
+import { fnvLanes, fnvText64 } from './fnv.ts';
 
 test('fnvLanes: deterministic, lanes independent, near inputs spread', () => {
   assert.deepEqual(
@@ -17,4 +17,11 @@ test('fnvLanes: deterministic, lanes independent, near inputs spread', () => {
   for (let i = 0; i < 20_000; i++) seen.add(fnvLanes(`z9hG4bK-${i}`, 4).join(','));
   assert.equal(seen.size, 20_000);
   assert.equal(fnvLanes('', 2).length, 2);
+});
+
+test('fnvText64: 12 base-36 characters, stable, distinct for near inputs', () => {
+  assert.match(fnvText64('sip:bob@example.test\0a1'), /^[0-9a-z]{12}$/);
+  assert.equal(fnvText64('x'), fnvText64('x'));
+  assert.notEqual(fnvText64('x'), fnvText64('y'));
+  assert.match(fnvText64(''), /^[0-9a-z]{12}$/);
 });

@@ -2,7 +2,8 @@
  * FNV-1a over a string's UTF-16 code units, in independent 32-bit lanes (each lane starts
  * from its own offset basis). Fast and allocation-light; for values that need an input to
  * map to the same output every time, not collision resistance against an attacker (a
- * derived nonce seed, whose integrity an HMAC protects).
+ * derived nonce seed, whose integrity an HMAC protects; a loop-detection hash, where a crafted
+ * collision only makes the crafter's own request look looped).
  */
 export function fnvLanes(text: string, lanes: number): Uint32Array {
   const out = new Uint32Array(lanes);
@@ -16,4 +17,10 @@ export function fnvLanes(text: string, lanes: number): Uint32Array {
     out[lane] = h >>> 0;
   }
   return out;
+}
+
+/** Two lanes of {@link fnvLanes} as 12 base-36 characters (a token-safe ~62-bit digest). */
+export function fnvText64(text: string): string {
+  const [a = 0, b = 0] = fnvLanes(text, 2);
+  return a.toString(36).padStart(7, '0').slice(-6) + b.toString(36).padStart(7, '0').slice(-6);
 }

@@ -3,6 +3,7 @@
  * route information, and compute the edits that forward it to one target. The caller
  * resolves the returned next hop and sends the edited bytes.
  */
+import { fnvText64 } from '../../lib/fnv.ts';
 import { BRANCH_MAGIC_COOKIE, randomToken } from '../../lib/ids.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
 import type { SipEdit } from '../../codec/sip/edit.ts';
@@ -119,30 +120,9 @@ export function loopHash(request: SipRequest): string {
     header(request, 'proxy-require') ?? '',
     header(request, 'proxy-authorization') ?? '',
   ].join('\0');
-  const value = hash64(fields);
+  const value = fnvText64(fields);
   if (request.memo !== undefined) request.memo.loopHash = value;
   return value;
-}
-
-/**
- * Two independent 32-bit FNV-1a lanes over a string, as 12 base-36 characters. Loop
- * detection and stateless branches need equality of a request with itself, not collision
- * resistance: a crafted collision only makes the crafter's own request look looped (482), or
- * gives its forwarded ACK another's branch (an ACK for a 2xx matches no transaction).
- */
-function hash64(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    a = Math.imul(a ^ code, 0x01000193);
-    b = Math.imul(b ^ code, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  return (
-    (a >>> 0).toString(36).padStart(7, '0').slice(-6) +
-    (b >>> 0).toString(36).padStart(7, '0').slice(-6)
-  );
 }
 
 /** A new branch for one forwarded copy: magic cookie, loop hash, unique part (§16.6 item 8). */
@@ -155,7 +135,7 @@ export function newProxyBranch(request: SipRequest): string {
  * the incoming top branch so a retransmission gets the same value.
  */
 export function statelessBranch(incomingTopBranch: string): string {
-  return `${BRANCH_MAGIC_COOKIE}sl.${hash64(incomingTopBranch)}`;
+  return `${BRANCH_MAGIC_COOKIE}sl.${fnvText64(incomingTopBranch)}`;
 }
 
 /** Per-process salt of stateless To tags, so they cannot be predicted from the request. */
@@ -168,7 +148,7 @@ const STATELESS_TAG_SALT = randomToken(12);
  * random salt, so a retransmission gets the same tag.
  */
 export function statelessToTag(transactionKey: string): string {
-  return `sl${hash64(STATELESS_TAG_SALT + transactionKey)}`;
+  return `sl${fnvText64(STATELESS_TAG_SALT + transactionKey)}`;
 }
 
 /** The outcome of route pre-processing: edits so far, and where the request goes next. */
