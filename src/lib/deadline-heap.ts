@@ -1,37 +1,50 @@
 interface HeapEntry<T> {
-  readonly at: number;
+  at: number;
   readonly item: T;
+  /** Position in the heap array, kept up to date by every move. */
+  index: number;
 }
 
 /**
- * Items by deadline in a binary min-heap with lazy deletion: re-scheduling pushes a new entry
- * and the stale one is skipped when it surfaces. Schedule and pop cost O(log n); the heap is
- * rebuilt from the live entries when stale ones outnumber them, so memory stays O(n).
+ * Items by deadline in an indexed binary min-heap: each item has one entry that knows its
+ * position, so re-scheduling moves it in place and unscheduling removes it at once. Schedule,
+ * unschedule and pop cost O(log n), allocate nothing for an item already scheduled, and the
+ * heap never holds more entries than items.
  */
 export class DeadlineHeap<T> {
-  private heap: HeapEntry<T>[] = [];
-  private readonly scheduled = new Map<T, number>();
+  private readonly heap: HeapEntry<T>[] = [];
+  private readonly entries = new Map<T, HeapEntry<T>>();
 
   /** Number of scheduled items. */
   get size(): number {
-    return this.scheduled.size;
+    return this.entries.size;
   }
 
   /** Files `item` under `at`, replacing its previous deadline; `undefined` unschedules it. */
   schedule(item: T, at: number | undefined): void {
+    const entry = this.entries.get(item);
     if (at === undefined) {
-      this.scheduled.delete(item);
+      if (entry === undefined) return;
+      this.entries.delete(item);
+      this.removeAt(entry.index);
       return;
     }
-    if (this.scheduled.get(item) === at) return;
-    this.scheduled.set(item, at);
-    this.push({ at, item });
-    if (this.heap.length > 2 * this.scheduled.size + 32) this.rebuild();
+    if (entry === undefined) {
+      const added: HeapEntry<T> = { at, item, index: this.heap.length };
+      this.entries.set(item, added);
+      this.heap.push(added);
+      this.siftUp(added);
+      return;
+    }
+    if (entry.at === at) return;
+    const earlier = at < entry.at;
+    entry.at = at;
+    if (earlier) this.siftUp(entry);
+    else this.siftDown(entry);
   }
 
   /** The earliest deadline; undefined when nothing is scheduled. */
   get next(): number | undefined {
-    this.dropStale();
     return this.heap[0]?.at;
   }
 
@@ -39,69 +52,60 @@ export class DeadlineHeap<T> {
   takeDue(now: number): T[] {
     const due: T[] = [];
     for (;;) {
-      this.dropStale();
       const top = this.heap[0];
       if (top === undefined || top.at > now) return due;
-      this.pop();
-      this.scheduled.delete(top.item);
+      this.entries.delete(top.item);
+      this.removeAt(0);
       due.push(top.item);
     }
   }
 
-  private isLive(entry: HeapEntry<T>): boolean {
-    return this.scheduled.get(entry.item) === entry.at;
-  }
-
-  private dropStale(): void {
-    for (;;) {
-      const top = this.heap[0];
-      if (top === undefined || this.isLive(top)) return;
-      this.pop();
-    }
-  }
-
-  private rebuild(): void {
-    const live = this.heap.filter((entry) => this.isLive(entry));
-    this.heap = [];
-    for (const entry of live) this.push(entry);
-  }
-
-  private push(entry: HeapEntry<T>): void {
+  private removeAt(index: number): void {
     const heap = this.heap;
-    heap.push(entry);
-    let index = heap.length - 1;
+    const last = heap.pop();
+    if (last === undefined || index >= heap.length) return;
+    heap[index] = last;
+    last.index = index;
+    this.siftDown(last);
+    this.siftUp(last);
+  }
+
+  private siftUp(entry: HeapEntry<T>): void {
+    const heap = this.heap;
+    let index = entry.index;
     while (index > 0) {
       const parentIndex = (index - 1) >> 1;
       const parent = heap[parentIndex];
       if (parent === undefined || parent.at <= entry.at) break;
       heap[index] = parent;
+      parent.index = index;
       index = parentIndex;
     }
     heap[index] = entry;
+    entry.index = index;
   }
 
-  private pop(): void {
+  private siftDown(entry: HeapEntry<T>): void {
     const heap = this.heap;
-    const last = heap.pop();
-    if (last === undefined || heap.length === 0) return;
-    let index = 0;
+    const length = heap.length;
+    let index = entry.index;
     for (;;) {
       const left = 2 * index + 1;
-      let smallest = index;
-      let smallestAt = last.at;
-      const leftEntry = heap[left];
-      if (leftEntry !== undefined && leftEntry.at < smallestAt) {
-        smallest = left;
-        smallestAt = leftEntry.at;
-      }
-      const rightEntry = heap[left + 1];
-      if (rightEntry !== undefined && rightEntry.at < smallestAt) smallest = left + 1;
-      if (smallest === index) break;
-      const child = heap[smallest];
+      if (left >= length) break;
+      let child = heap[left];
+      const right = heap[left + 1];
       if (child === undefined) break;
+      let childIndex = left;
+      if (right !== undefined && right.at < child.at) {
+        child = right;
+        childIndex = left + 1;
+      }
+      if (child.at >= entry.at) break;
       heap[index] = child;
-      index = smallest;
+      child.index = index;
+      index = childIndex;
     }
-    heap[index] = last;
+    heap[index] = entry;
+    entry.index = index;
   }
 }

@@ -43,6 +43,22 @@ export function counterIn<L extends string>(
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
+/** Functions that add counts kept on the hot path to their counters, run at scrape time. */
+const scrapeHooks = new WeakMap<Registry, Set<() => void>>();
+
+/**
+ * Runs `flush` whenever `registry`'s {@link sipMessagesTotal} is scraped, so a hot path can
+ * count in plain numbers and hand prom-client the totals only when someone reads them.
+ */
+export function onSipMessagesScrape(registry: Registry, flush: () => void): void {
+  let hooks = scrapeHooks.get(registry);
+  if (hooks === undefined) {
+    hooks = new Set();
+    scrapeHooks.set(registry, hooks);
+  }
+  hooks.add(flush);
+}
+
 /** SIP messages received and sent, by `direction` (`in`/`out`) and `kind` (method or status class). */
 export function sipMessagesTotal(registry: Registry): Counter<'service' | 'direction' | 'kind'> {
   return getOrCreate(
@@ -54,6 +70,9 @@ export function sipMessagesTotal(registry: Registry): Counter<'service' | 'direc
         help: 'SIP messages received and sent',
         labelNames: ['service', 'direction', 'kind'] as const,
         registers: [registry],
+        collect() {
+          for (const flush of scrapeHooks.get(registry) ?? []) flush();
+        },
       }),
   );
 }

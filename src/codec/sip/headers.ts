@@ -345,11 +345,27 @@ export function parseAddressList(value: string): Result<AddressList, HeaderParse
   return ok({ star: false, addresses });
 }
 
-function tagOf(msg: SipMessage, name: 'from' | 'to'): string | undefined {
+/**
+ * The first From or To header of a message, parsed once per message (kept in its memo: the
+ * syntax checks, transaction matching and responses all read them); undefined when absent.
+ */
+export function parseFromTo(
+  msg: SipMessage,
+  name: 'from' | 'to',
+): Result<NameAddr, HeaderParseError> | undefined {
+  const memo = msg.memo;
+  const cached = memo?.[name];
+  if (cached !== undefined) return cached as Result<NameAddr, HeaderParseError>;
   const value = header(msg, name);
   if (value === undefined) return undefined;
   const parsed = parseNameAddr(value);
-  if (!parsed.ok) return undefined;
+  if (memo !== undefined) memo[name] = parsed;
+  return parsed;
+}
+
+function tagOf(msg: SipMessage, name: 'from' | 'to'): string | undefined {
+  const parsed = parseFromTo(msg, name);
+  if (parsed?.ok !== true) return undefined;
   return parsed.value.params.get('tag') ?? undefined;
 }
 

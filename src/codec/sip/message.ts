@@ -19,17 +19,25 @@ export interface HeaderField {
 /**
  * Values later layers derive from a message, computed once and kept on it (a message never
  * changes once parsed): cheaper than a WeakMap entry per message. Each field belongs to the
- * module that fills it (`headers.ts`: the Vias; `sip-proxy/forward.ts`: the loop hash).
+ * module that fills it (`headers.ts`: the Vias, From and To; `sip-proxy/forward.ts`: the loop hash).
  */
 export interface MessageMemo {
   topVia: unknown;
   vias: unknown;
+  from: unknown;
+  to: unknown;
   loopHash: string | undefined;
 }
 
 /** A fresh, empty memo (every field present, so all memos share one shape). */
 export function newMemo(): MessageMemo {
-  return { topVia: undefined, vias: undefined, loopHash: undefined };
+  return {
+    topVia: undefined,
+    vias: undefined,
+    from: undefined,
+    to: undefined,
+    loopHash: undefined,
+  };
 }
 
 interface SipMessageCommon {

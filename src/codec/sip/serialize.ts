@@ -5,7 +5,7 @@
 import { randomToken } from '../../lib/ids.ts';
 import type { SipRequest, SipResponse } from './message.ts';
 import { header, headerFields, headerValues, isToken } from './parse.ts';
-import { parseNameAddr } from './headers.ts';
+import { parseFromTo } from './headers.ts';
 
 /** A header line to write: [name, value]. */
 export type HeaderLine = readonly [string, string];
@@ -180,9 +180,9 @@ export function buildResponse(
   const to = header(request, 'to');
   if (to !== undefined) {
     let toValue = to;
-    const parsed = parseNameAddr(to);
+    const parsed = parseFromTo(request, 'to');
     // §8.2.6.2: the UAS MUST add a tag to the To header field if one is not present (not for 100).
-    if (status > 100 && parsed.ok && !parsed.value.params.has('tag')) {
+    if (status > 100 && parsed?.ok === true && !parsed.value.params.has('tag')) {
       toValue = `${to};tag=${options.toTag ?? randomToken(10)}`;
     }
     headers.push(['To', toValue]);

@@ -10,8 +10,10 @@ import {
   parseCSeq,
   parseExpires,
   parseMaxForwards,
+  parseFromTo,
   parseNameAddr,
   parseVia,
+  parseVias,
 } from './headers.ts';
 import type { SipRequest, SipResponse } from './message.ts';
 import { header, headerFields, headerValues } from './parse.ts';
@@ -97,13 +99,11 @@ function checkSyntax(req: SipRequest): Result<void, RequestRejection> {
   // RFC 3261 §8.1.1.5: "The sequence number MUST be expressible as a 32-bit unsigned integer
   // and MUST be less than 2**31."
   if (cseq.value.seq >= 2 ** 31) return reject(400, 'CSeq number out of range');
-  for (const field of headerFields(req, 'via')) {
-    // RFC 4475 §3.1.2.1 badinv01: empty via-parms and params → 400.
-    if (!parseVia(field.value).ok) return reject(400, 'Bad Via');
-  }
+  // RFC 4475 §3.1.2.1 badinv01: empty via-parms and params → 400.
+  if (!parseVias(req).ok) return reject(400, 'Bad Via');
   for (const name of ['to', 'from'] as const) {
     // RFC 4475 §3.1.2.6 quotbal, §3.1.2.14 badaspec, §3.1.2.15 baddn → 400.
-    if (!parseNameAddr(header(req, name) ?? '').ok) return reject(400, `Bad ${DISPLAY[name]}`);
+    if (parseFromTo(req, name)?.ok !== true) return reject(400, `Bad ${DISPLAY[name]}`);
   }
   for (const field of headerFields(req, 'contact')) {
     // RFC 4475 §3.1.2.13 regbadct: an addr-spec holding '?' → 400.
@@ -244,7 +244,7 @@ export function checkResponse(res: SipResponse): Result<void, ResponseRejection>
     }
   }
   for (const name of ['to', 'from'] as const) {
-    if (!parseNameAddr(header(res, name) ?? '').ok) return err({ reason: `Bad ${DISPLAY[name]}` });
+    if (parseFromTo(res, name)?.ok !== true) return err({ reason: `Bad ${DISPLAY[name]}` });
   }
   return ok(undefined);
 }

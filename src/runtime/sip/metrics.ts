@@ -3,6 +3,7 @@
  * transport rejections, and live transaction and connection gauges.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { onSipMessagesScrape, sipMessagesTotal } from '../metrics.ts';
 import type { ProxyDropReason, ProxyObserver } from './proxy-engine.ts';
 
 /** The metrics one SIP service reports, with the observer the proxy engine calls. */
@@ -20,17 +21,7 @@ function metric<T>(registry: Registry, name: string, create: () => T): T {
 
 /** Creates (or reuses, per registry) the SIP metrics and binds them to `service`. */
 export function sipMetrics(registry: Registry, service: string): SipMetrics {
-  const messages = metric(
-    registry,
-    'rampart_sip_messages_total',
-    () =>
-      new Counter({
-        name: 'rampart_sip_messages_total',
-        help: 'SIP messages received and sent',
-        labelNames: ['service', 'direction', 'kind'],
-        registers: [registry],
-      }),
-  );
+  const messages = sipMessagesTotal(registry);
   const drops = metric(
     registry,
     'rampart_sip_drops_total',
@@ -106,24 +97,41 @@ export function sipMetrics(registry: Registry, service: string): SipMetrics {
     'PRACK',
     'response',
   ]);
-  // Every message is counted: keep one labelled child per (direction, kind) instead of
-  // hashing a label object per message.
-  const children = new Map<string, { inc(): void }>();
+  // Every message is counted, so the hot path only bumps a plain number; the totals go to the
+  // prom-client counter when it is scraped (prom-client hashes the label set on every inc).
+  interface Slot {
+    readonly labels: { service: string; direction: 'in' | 'out'; kind: string };
+    pending: number;
+  }
+  const byLabel = new Map<string, Slot>();
+  const cache = { in: new Map<string, Slot>(), out: new Map<string, Slot>() };
+  const slotFor = (direction: 'in' | 'out', kind: string): Slot => {
+    const label = KNOWN.has(kind) ? kind : /^\d{3}$/.test(kind) ? `${kind[0] ?? ''}xx` : 'other';
+    const key = `${direction} ${label}`;
+    let slot = byLabel.get(key);
+    if (slot === undefined) {
+      slot = { labels: { service, direction, kind: label }, pending: 0 };
+      byLabel.set(key, slot);
+    }
+    return slot;
+  };
+  onSipMessagesScrape(registry, () => {
+    for (const slot of byLabel.values()) {
+      if (slot.pending === 0) continue;
+      messages.inc(slot.labels, slot.pending);
+      slot.pending = 0;
+    }
+  });
   return {
     message(direction, kind) {
-      const key = `${direction} ${kind}`;
-      let child = children.get(key);
-      if (child === undefined) {
-        const label = KNOWN.has(kind)
-          ? kind
-          : /^\d{3}$/.test(kind)
-            ? `${kind[0] ?? ''}xx`
-            : 'other';
-        child = messages.labels({ service, direction, kind: label });
-        // Bounded: statuses are 3 digits and unknown methods map to one cached "other" key.
-        if (children.size < 2048) children.set(key, child);
+      const kinds = cache[direction];
+      let slot = kinds.get(kind);
+      if (slot === undefined) {
+        slot = slotFor(direction, kind);
+        // Bounded: labels are (KNOWN, Nxx, other); the kinds cached per direction are capped.
+        if (kinds.size < 1024) kinds.set(kind, slot);
       }
-      child.inc();
+      slot.pending++;
     },
     dropped(reason: ProxyDropReason) {
       drops.inc({ service, reason });

@@ -222,6 +222,7 @@ export class SipProxyEngine {
   /** The flow each response arrived on, for the response rewriter. */
   private readonly responseFlows = new WeakMap<SipResponse, Flow>();
   private readonly identity: ProxyIdentity;
+  private readonly routeHops = new Map<ProxyRoute, readonly SipUri[]>();
   private readonly unsubscribe: () => void;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -591,9 +592,10 @@ export class SipProxyEngine {
   ): void {
     const context = this.newContext(key, server, request, flow, edits);
     const hops = this.hopsOf(routed);
-    const planned: PlannedHop[] | HopFailure = Array.isArray(hops)
-      ? hops.map((hop) => ({ routed, resolve: () => this.resolveHop(hop) }))
-      : hops;
+    const planned: PlannedHop[] | HopFailure =
+      'status' in hops
+        ? hops
+        : hops.map((hop) => ({ routed, resolve: () => this.resolveHop(hop) }));
     void this.forwardStateful(context, request, planned, flow);
   }
 
@@ -748,20 +750,27 @@ export class SipProxyEngine {
     this.runContext(context, context.responses.handle({ type: 'cancel' }, this.clock.now()));
   }
 
-  /** Where a request goes next: a static route for the Request-URI domain, else the URI itself. */
+  /** The parsed next hops of a static route (parsed once; the routes never change). */
+  private hopsOfRoute(route: ProxyRoute): readonly SipUri[] {
+    let hops = this.routeHops.get(route);
+    if (hops === undefined) {
+      const texts = typeof route.nextHop === 'string' ? [route.nextHop] : route.nextHop;
+      hops = texts.flatMap((text) => {
+        const hop = parseSipUri(text);
+        return hop.ok ? [hop.value] : [];
+      });
+      this.routeHops.set(route, hops);
+    }
+    return hops;
+  }
+
   /** Where a request goes next: the static route's hops for the Request-URI domain, else the URI itself. */
-  private nextHopsFor(routed: RoutedRequest, plannedNextHop: SipUri): SipUri[] {
+  private nextHopsFor(routed: RoutedRequest, plannedNextHop: SipUri): readonly SipUri[] {
     if (routed.routes.length > 0) return [plannedNextHop];
     const ruri = parseSipUri(routed.requestUri);
     if (!ruri.ok) return [];
     const route = matchStaticRoute(this.options.routes, ruri.value.host);
-    if (route !== undefined) {
-      const hops = typeof route.nextHop === 'string' ? [route.nextHop] : route.nextHop;
-      return hops.flatMap((text) => {
-        const hop = parseSipUri(text);
-        return hop.ok ? [hop.value] : [];
-      });
-    }
+    if (route !== undefined) return this.hopsOfRoute(route);
     // A request for one of our own domains with no route configured has nowhere to go.
     if (this.identity.isLocalUri({ ...ruri.value, user: undefined })) return [];
     return [plannedNextHop];
@@ -836,7 +845,7 @@ export class SipProxyEngine {
   }
 
   /** The next hops of a pre-processed request, or why there is none. */
-  private hopsOf(routed: RoutedRequest): SipUri[] | HopFailure {
+  private hopsOf(routed: RoutedRequest): readonly SipUri[] | HopFailure {
     const planned = nextHopOf(routed);
     if (!planned.ok) {
       return {
@@ -1020,7 +1029,7 @@ export class SipProxyEngine {
     }
     if (hop === undefined) {
       const hops = this.hopsOf(routed);
-      if (!Array.isArray(hops)) {
+      if ('status' in hops) {
         this.drop(hops.drop, { method: request.method });
         return;
       }
