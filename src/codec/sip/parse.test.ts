@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { SipMessage, SipParseError } from './message.ts';
 import {
   canonicalHeaderName,
@@ -263,5 +264,54 @@ describe('parseSipMessage: body and Content-Length (RFC 3261 §18.3, §20.14)', 
     const body = Buffer.from([0, 1, 0xff, 0x0d, 0x0a, 0x0d, 0x0a, 0]);
     const msg = parse(Buffer.concat([Buffer.from(`${OPTIONS}Content-Length: 8\r\n\r\n`), body]));
     assert.deepEqual(msg.body, body);
+  });
+});
+
+describe('parseSipMessage: header names matched on the bytes', () => {
+  const NAMES = [
+    'Via',
+    'FROM',
+    'to',
+    'Call-ID',
+    'CSeq',
+    'Contact',
+    'Max-Forwards',
+    'Content-Length',
+    'Record-Route',
+    'P-Asserted-Identity',
+    'WWW-Authenticate',
+    'SIP-ETag',
+    'X-Custom',
+    'Viа', // Cyrillic a: not a token, refused
+  ];
+
+  function nameOf(name: string): string | undefined {
+    const text = `${OPTIONS.split('\r\n')[0] ?? ''}\r\n${name}: 0\r\n\r\n`;
+    const parsed = parseSipMessage(Buffer.from(text));
+    return parsed.ok ? parsed.value.headers[0]?.name : undefined;
+  }
+
+  test('known names, compact forms and any other token get the canonical lower-case name', () => {
+    for (const name of NAMES.slice(0, -1)) assert.equal(nameOf(name), canonicalHeaderName(name));
+    for (const letter of 'ivftmlcskeourbxajdyn') {
+      assert.equal(nameOf(letter), canonicalHeaderName(letter));
+      assert.equal(nameOf(letter.toUpperCase()), canonicalHeaderName(letter));
+    }
+    assert.equal(nameOf(NAMES[NAMES.length - 1] ?? ''), undefined);
+  });
+
+  test('property: any token name parses to canonicalHeaderName of it', () => {
+    const tokenChar = fc.constantFrom(
+      ..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~",
+    );
+    const names = fc.oneof(
+      fc.array(tokenChar, { minLength: 1, maxLength: 24 }).map((chars) => chars.join('')),
+      fc.constantFrom(...NAMES.slice(0, -1)).map((name) => name.toUpperCase()),
+    );
+    fc.assert(
+      fc.property(names, (name) => {
+        assert.equal(nameOf(name), canonicalHeaderName(name));
+      }),
+    );
   });
 });

@@ -54,6 +54,127 @@ export function canonicalHeaderName(name: string): string {
 }
 
 /**
+ * Header names seen in nearly every message, matched on the bytes so that parsing creates no
+ * string for them and every field of one name shares one string (comparisons are then a
+ * pointer check). Any other name is decoded and lower-cased as before.
+ */
+const COMMON_HEADER_NAMES: readonly string[] = [
+  'via',
+  'from',
+  'to',
+  'call-id',
+  'cseq',
+  'contact',
+  'max-forwards',
+  'content-length',
+  'content-type',
+  'record-route',
+  'route',
+  'subject',
+  'user-agent',
+  'server',
+  'allow',
+  'supported',
+  'require',
+  'proxy-require',
+  'expires',
+  'min-expires',
+  'authorization',
+  'proxy-authorization',
+  'www-authenticate',
+  'proxy-authenticate',
+  'event',
+  'allow-events',
+  'accept',
+  'date',
+  'timestamp',
+  'path',
+  'p-asserted-identity',
+  'p-preferred-identity',
+  'privacy',
+  'subscription-state',
+  'session-expires',
+  'min-se',
+  'refer-to',
+  'referred-by',
+  'sip-etag',
+  'sip-if-match',
+  'content-disposition',
+  'content-encoding',
+  'retry-after',
+  'unsupported',
+  'warning',
+  'organization',
+];
+
+/** A hash of a header name's lower-cased bytes (FNV-1a, 32 bits), computed while scanning. */
+function nameHashStep(hash: number, byte: number): number {
+  return Math.imul(hash ^ (byte | 0x20), 0x01000193);
+}
+const NAME_HASH_SEED = 0x811c9dc5 | 0;
+
+/** Known names by the hash of their bytes (a collision keeps the first; the bytes are checked). */
+const NAMES_BY_HASH: ReadonlyMap<number, string> = (() => {
+  const table = new Map<number, string>();
+  const names = [...COMMON_HEADER_NAMES, ...Object.keys(COMPACT_HEADER_NAMES)];
+  for (const name of names) {
+    let hash = NAME_HASH_SEED;
+    for (let i = 0; i < name.length; i++) hash = nameHashStep(hash, name.charCodeAt(i));
+    if (!table.has(hash)) table.set(hash, name);
+  }
+  return table;
+})();
+
+/**
+ * The canonical name of the header name in `raw[start, end)` with byte hash `hash`, when it is
+ * a compact form or one of {@link COMMON_HEADER_NAMES}; undefined otherwise. The bytes must
+ * already be token characters: for those, `byte | 0x20` lower-cases a letter and leaves every
+ * other token character that could match a name ('-', digits) unchanged.
+ */
+function internName(raw: Buffer, start: number, end: number, hash: number): string | undefined {
+  const name = NAMES_BY_HASH.get(hash);
+  const length = end - start;
+  if (name === undefined || name.length !== length) return undefined;
+  for (let i = 0; i < length; i++) {
+    if (((raw[start + i] ?? 0) | 0x20) !== name.charCodeAt(i)) return undefined;
+  }
+  return length === 1 ? (COMPACT_HEADER_NAMES[name] ?? name) : name;
+}
+
+/** Methods every deployment sees, matched on the bytes (case-sensitive, RFC 3261 §7.1). */
+const COMMON_METHODS: readonly string[] = [
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'REGISTER',
+  'MESSAGE',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'PUBLISH',
+  'INFO',
+  'UPDATE',
+  'REFER',
+  'PRACK',
+  'SERVICE',
+];
+
+/** `raw[start, end)` as a string, shared with `known` when the bytes spell one of them. */
+function bytesToString(raw: Buffer, start: number, end: number, known: readonly string[]): string {
+  const length = end - start;
+  for (const text of known) {
+    if (text.length !== length) continue;
+    let i = 0;
+    while (i < length && raw[start + i] === text.charCodeAt(i)) i++;
+    if (i === length) return text;
+  }
+  return raw.toString('latin1', start, end);
+}
+
+const SIP_2_0 = ['SIP/2.0'];
+
+/**
  * Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1: "Multiple header field
  * rows with the same field-name MAY be present in a message if and only if the entire
  * field-value for that header field is defined as a comma-separated list"). Every other header
@@ -181,6 +302,10 @@ function hasScheme(uri: string): boolean {
   return false;
 }
 
+function isDigit(value: number): boolean {
+  return value >= 0 && value <= 9;
+}
+
 function isDigitString(s: string): boolean {
   if (s.length === 0) return false;
   for (let i = 0; i < s.length; i++) {
@@ -214,15 +339,24 @@ function parseStartLine(raw: Buffer, start: number, end: number): Result<StartLi
   if (isSipVersionStart(raw, start)) {
     const sp1 = raw.indexOf(SP, start);
     if (sp1 < 0 || sp1 >= end) return failure('invalid status line', start, undefined);
-    const version = raw.toString('latin1', start, sp1);
-    if (!SIP_VERSION.test(version)) return failure('invalid SIP-Version', start, undefined);
+    const version = bytesToString(raw, start, sp1, SIP_2_0);
+    if (version !== 'SIP/2.0' && !SIP_VERSION.test(version))
+      return failure('invalid SIP-Version', start, undefined);
     // Status-Code = 3DIGIT (RFC 4475 §3.1.2.19 bigcode: anything longer is dropped).
     const codeEnd = sp1 + 4;
-    const code = raw.toString('latin1', sp1 + 1, Math.min(codeEnd, end));
-    if (code.length !== 3 || !isDigitString(code) || (codeEnd < end && raw[codeEnd] !== SP)) {
+    const d1 = (raw[sp1 + 1] ?? 0) - 0x30;
+    const d2 = (raw[sp1 + 2] ?? 0) - 0x30;
+    const d3 = (raw[sp1 + 3] ?? 0) - 0x30;
+    if (
+      codeEnd > end ||
+      !isDigit(d1) ||
+      !isDigit(d2) ||
+      !isDigit(d3) ||
+      (codeEnd < end && raw[codeEnd] !== SP)
+    ) {
       return failure('invalid Status-Code', sp1 + 1, undefined);
     }
-    const status = Number(code);
+    const status = d1 * 100 + d2 * 10 + d3;
     if (status < 100 || status > 699)
       return failure('Status-Code out of range', sp1 + 1, undefined);
     // Reason-Phrase is UTF-8 text (RFC 3261 §25.1; RFC 4475 §3.1.1.12 unreason). The SP before
@@ -244,11 +378,12 @@ function parseStartLine(raw: Buffer, start: number, end: number): Result<StartLi
   const requestUri = raw.toString('latin1', sp1 + 1, sp2);
   // RFC 4475 §3.1.2.7 ltgtruri: '<' cannot start a scheme, so <sip:...> is refused here.
   if (!hasScheme(requestUri)) return failure('invalid Request-URI', sp1 + 1, 400);
-  const version = raw.toString('latin1', sp2 + 1, end);
-  if (!SIP_VERSION.test(version)) return failure('invalid SIP-Version', sp2 + 1, 400);
+  const version = bytesToString(raw, sp2 + 1, end, SIP_2_0);
+  if (version !== 'SIP/2.0' && !SIP_VERSION.test(version))
+    return failure('invalid SIP-Version', sp2 + 1, 400);
   return ok({
     kind: 'request',
-    method: raw.toString('latin1', start, sp1),
+    method: bytesToString(raw, start, sp1, COMMON_METHODS),
     requestUri,
     version,
     versionAt: sp2 + 1,
@@ -295,9 +430,12 @@ export function parseSipMessage(
     let nameEnd = colon;
     while (nameEnd > pos && isLws(raw[nameEnd - 1])) nameEnd--;
     if (nameEnd === pos) return failure('empty header name', pos, requestStatus);
+    let nameHash = NAME_HASH_SEED;
     for (let i = pos; i < nameEnd; i++) {
+      const byte = raw[i] ?? 0;
       // RFC 3261 §7.3.1 / §25.1: header-name = token.
-      if (TOKEN_CHARS[raw[i] ?? 0] !== 1) return failure('invalid header name', pos, requestStatus);
+      if (TOKEN_CHARS[byte] !== 1) return failure('invalid header name', pos, requestStatus);
+      nameHash = nameHashStep(nameHash, byte);
     }
     let valueStart = colon + 1;
     while (valueStart < end && isLws(raw[valueStart])) valueStart++;
@@ -320,7 +458,9 @@ export function parseSipMessage(
       fieldEnd = nextEnd + lineBreakLength(raw, nextEnd);
     }
     headers.push({
-      name: canonicalHeaderName(raw.toString('latin1', pos, nameEnd)),
+      name:
+        internName(raw, pos, nameEnd, nameHash) ??
+        canonicalHeaderName(raw.toString('latin1', pos, nameEnd)),
       value,
       start: pos,
       end: fieldEnd,
@@ -337,7 +477,7 @@ export function parseSipMessage(
   // Problems found from here on leave an indexed message: a request can still be answered.
   let late: { reason: string; offset: number; status: number } | undefined;
   if (line.kind === 'request') {
-    const match = SIP_VERSION.exec(line.version);
+    const match = line.version === 'SIP/2.0' ? null : SIP_VERSION.exec(line.version);
     if (match !== null && (Number(match[1]) !== 2 || Number(match[2]) !== 0)) {
       // RFC 3261 §8.2.2 via §21.5.7; RFC 4475 §3.1.2.16 badvers → 505 Version Not Supported.
       late = { reason: 'unsupported SIP-Version', offset: line.versionAt, status: 505 };
@@ -373,14 +513,18 @@ export function parseSipMessage(
     }
   }
   const body = raw.subarray(bodyStart, bodyEnd);
-  const common = { raw, headers, headersStart, bodyStart, body, memo: newMemo() };
   if (line.kind === 'request') {
     const request: SipRequest = {
       kind: 'request',
       method: line.method,
       requestUri: line.requestUri,
       version: line.version,
-      ...common,
+      raw,
+      headers,
+      headersStart,
+      bodyStart,
+      body,
+      memo: newMemo(),
     };
     return late === undefined
       ? ok(request)
@@ -392,7 +536,12 @@ export function parseSipMessage(
     status: line.status,
     reason: line.reason,
     version: line.version,
-    ...common,
+    raw,
+    headers,
+    headersStart,
+    bodyStart,
+    body,
+    memo: newMemo(),
   });
 }
 
