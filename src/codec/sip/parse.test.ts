@@ -301,9 +301,8 @@ describe('parseSipMessage: header names matched on the bytes', () => {
   });
 
   test('property: any token name parses to canonicalHeaderName of it', () => {
-    const tokenChar = fc.constantFrom(
-      ..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~",
-    );
+    const TOKEN = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~";
+    const tokenChar = fc.integer({ min: 0, max: TOKEN.length - 1 }).map((i) => TOKEN.charAt(i));
     const names = fc.oneof(
       fc.array(tokenChar, { minLength: 1, maxLength: 24 }).map((chars) => chars.join('')),
       fc.constantFrom(...NAMES.slice(0, -1)).map((name) => name.toUpperCase()),
