@@ -30,12 +30,17 @@ export function parseUdpFlowId(
   flowId: string,
 ): { readonly listenerId: string; readonly remote: FlowAddress } | undefined {
   if (!flowId.startsWith(UDP_FLOW_PREFIX)) return undefined;
-  const [listenerId, address, portText] = flowId.slice(UDP_FLOW_PREFIX.length).split('/');
-  const port = Number(portText);
-  if (listenerId === undefined || address === undefined || !Number.isInteger(port)) {
-    return undefined;
-  }
-  return { listenerId, remote: { address, port } };
+  // Read on every datagram sent: two searches, no intermediate array.
+  const slash1 = flowId.indexOf('/', UDP_FLOW_PREFIX.length);
+  const slash2 = slash1 < 0 ? -1 : flowId.indexOf('/', slash1 + 1);
+  if (slash2 < 0 || flowId.indexOf('/', slash2 + 1) >= 0) return undefined;
+  const portText = flowId.slice(slash2 + 1);
+  const port = portText.length === 0 ? NaN : Number(portText);
+  if (!Number.isInteger(port)) return undefined;
+  return {
+    listenerId: flowId.slice(UDP_FLOW_PREFIX.length, slash1),
+    remote: { address: flowId.slice(slash1 + 1, slash2), port },
+  };
 }
 
 /** Requested kernel buffer size of each UDP listener socket. */

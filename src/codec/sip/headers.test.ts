@@ -211,3 +211,22 @@ describe('name-addr / addr-spec (RFC 3261 §20.10, §25.1)', () => {
     assert.equal(parseAddressList('').ok, false);
   });
 });
+
+describe('topVia of a request with a malformed lower Via', () => {
+  test('the top Via is still read; parseVias reports the bad one', () => {
+    const parsed = parseSipMessage(
+      Buffer.from(
+        'OPTIONS sip:bob@example.test SIP/2.0\r\n' +
+          'Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n' +
+          'Via: SIP/2.0/UDP ;;\r\n' +
+          'To: <sip:bob@example.test>\r\nFrom: <sip:a@example.test>;tag=a\r\n' +
+          'Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n',
+      ),
+    );
+    assert.ok(parsed.ok);
+    assert.equal(parseVias(parsed.value).ok, false);
+    const top = topVia(parsed.value);
+    assert.ok(top.ok);
+    assert.equal(top.value.branch, 'z9hG4bK1');
+  });
+});

@@ -179,8 +179,17 @@ function parseViasUncached(msg: SipMessage): Result<Via[], HeaderParseError> {
 export function topVia(msg: SipMessage): Result<Via, HeaderParseError> {
   const memo = msg.memo;
   if (memo?.topVia !== undefined) return memo.topVia as Result<Via, HeaderParseError>;
-  const first = headerValues(msg, 'via')[0];
-  const result = first === undefined ? bad('via', 'missing Via') : parseViaValue(first);
+  // A request's Vias are all read anyway (the syntax check, the forwarded copy): parse them
+  // once, the top one with them. A malformed lower Via must not hide a good top one (the
+  // request is then still answered, with 400).
+  const vias = msg.kind === 'request' ? parseVias(msg) : undefined;
+  const top = vias?.ok === true ? vias.value[0] : undefined;
+  let result: Result<Via, HeaderParseError>;
+  if (top !== undefined) result = ok(top);
+  else {
+    const first = headerValues(msg, 'via')[0];
+    result = first === undefined ? bad('via', 'missing Via') : parseViaValue(first);
+  }
   if (memo !== undefined) memo.topVia = result;
   return result;
 }
