@@ -25,3 +25,16 @@ test('fnvText64: 12 base-36 characters, stable, distinct for near inputs', () =>
   assert.notEqual(fnvText64('x'), fnvText64('y'));
   assert.match(fnvText64(''), /^[0-9a-z]{12}$/);
 });
+
+test('fnvText64 is fnvLanes(text, 2) in base 36 (one pass computes both lanes)', () => {
+  const text36 = (n: number): string => n.toString(36).padStart(7, '0').slice(-6);
+  for (const text of [
+    '',
+    'x',
+    'sip:bob@example.test\0a1\0\0c-1\u00e9\u2603',
+    'z9hG4bK'.repeat(40),
+  ]) {
+    const [a = 0, b = 0] = fnvLanes(text, 2);
+    assert.equal(fnvText64(text), text36(a) + text36(b));
+  }
+});

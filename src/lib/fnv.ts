@@ -11,16 +11,32 @@ export function fnvLanes(text: string, lanes: number): Uint32Array {
     let h = (0x811c9dc5 ^ Math.imul(lane, 0x9e3779b9)) >>> 0;
     for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
     // A final avalanche so that near inputs differ in every byte.
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    out[lane] = h >>> 0;
+    out[lane] = avalanche(h);
   }
   return out;
 }
 
-/** Two lanes of {@link fnvLanes} as 12 base-36 characters (a token-safe ~62-bit digest). */
+function avalanche(hash: number): number {
+  let h = hash ^ (hash >>> 16);
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/**
+ * Two lanes of {@link fnvLanes} (the same values, in one pass over the text) as 12 base-36
+ * characters: a token-safe ~62-bit digest.
+ */
 export function fnvText64(text: string): string {
-  const [a = 0, b = 0] = fnvLanes(text, 2);
-  return a.toString(36).padStart(7, '0').slice(-6) + b.toString(36).padStart(7, '0').slice(-6);
+  let a = 0x811c9dc5;
+  let b = (0x811c9dc5 ^ 0x9e3779b9) >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193);
+  }
+  return (
+    avalanche(a).toString(36).padStart(7, '0').slice(-6) +
+    avalanche(b).toString(36).padStart(7, '0').slice(-6)
+  );
 }

@@ -202,8 +202,19 @@ export type Params = ReadonlyMap<string, string | null>;
 /** Which grammar a parameter list follows. */
 export type ParamSyntax = 'header' | 'uri';
 
-function isSpace(ch: string | undefined): boolean {
-  return ch === ' ' || ch === '\t';
+const SEMI = 0x3b;
+const EQUAL = 0x3d;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function isSpaceCode(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+function skipSpace(text: string, from: number): number {
+  let i = from;
+  while (i < text.length && isSpaceCode(text.charCodeAt(i))) i++;
+  return i;
 }
 
 /**
@@ -219,29 +230,36 @@ export function parseParams(
 ): Map<string, string | null> | undefined {
   const params = new Map<string, string | null>();
   const header = syntax === 'header';
+  const nameChars = header ? TOKEN_CHARS : URI_PARAM_CHARS;
+  const valueChars = header ? GEN_VALUE_CHARS : URI_PARAM_CHARS;
   const n = text.length;
-  let i = 0;
-  if (header) while (i < n && isSpace(text[i])) i++;
-  if (i < n && text[i] === ';') i++;
-  else if (i < n) return undefined;
-  else return params;
+  let i = header ? skipSpace(text, 0) : 0;
+  if (i >= n) return params;
+  if (text.charCodeAt(i) !== SEMI) return undefined;
+  i++;
   for (;;) {
-    if (header) while (i < n && isSpace(text[i])) i++;
+    if (header) i = skipSpace(text, i);
+    // name: up to '=', ';' or (header syntax) whitespace; every character from its class.
     let j = i;
-    while (j < n && text[j] !== '=' && text[j] !== ';' && !(header && isSpace(text[j]))) j++;
-    const name = text.slice(i, j).toLowerCase();
-    if (header ? !isToken(name) : name.length === 0 || !allIn(name, URI_PARAM_CHARS))
-      return undefined;
-    if (header) while (j < n && isSpace(text[j])) j++;
+    let upper = false;
+    for (; j < n; j++) {
+      const c = text.charCodeAt(j);
+      if (c === EQUAL || c === SEMI || (header && isSpaceCode(c))) break;
+      if (c > 0xff || nameChars[c] !== 1) return undefined;
+      if (c >= 0x41 && c <= 0x5a) upper = true;
+    }
+    if (j === i) return undefined;
+    const name = upper ? text.slice(i, j).toLowerCase() : text.slice(i, j);
+    if (header) j = skipSpace(text, j);
     let value: string | null = null;
-    if (j < n && text[j] === '=') {
+    if (j < n && text.charCodeAt(j) === EQUAL) {
       j++;
-      if (header) while (j < n && isSpace(text[j])) j++;
-      if (header && text[j] === '"') {
+      if (header) j = skipSpace(text, j);
+      if (header && text.charCodeAt(j) === DQUOTE) {
         let k = j + 1;
         let quoted = '';
-        while (k < n && text[k] !== '"') {
-          if (text[k] === '\\' && k + 1 < n) k++;
+        while (k < n && text.charCodeAt(k) !== DQUOTE) {
+          if (text.charCodeAt(k) === BACKSLASH && k + 1 < n) k++;
           quoted += text[k] ?? '';
           k++;
         }
@@ -250,17 +268,20 @@ export function parseParams(
         j = k + 1;
       } else {
         let k = j;
-        while (k < n && text[k] !== ';' && !(header && isSpace(text[k]))) k++;
+        for (; k < n; k++) {
+          const c = text.charCodeAt(k);
+          if (c === SEMI || (header && isSpaceCode(c))) break;
+          if (c > 0xff || valueChars[c] !== 1) return undefined;
+        }
+        if (k === j) return undefined;
         value = text.slice(j, k);
-        if (value.length === 0 || !allIn(value, header ? GEN_VALUE_CHARS : URI_PARAM_CHARS))
-          return undefined;
         j = k;
       }
-      if (header) while (j < n && isSpace(text[j])) j++;
+      if (header) j = skipSpace(text, j);
     }
     if (!params.has(name)) params.set(name, value);
     if (j >= n) return params;
-    if (text[j] !== ';') return undefined;
+    if (text.charCodeAt(j) !== SEMI) return undefined;
     i = j + 1;
   }
 }
