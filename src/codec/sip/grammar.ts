@@ -32,14 +32,6 @@ export function isToken(s: string): boolean {
   return true;
 }
 
-function allIn(s: string, table: Uint8Array): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || table[c] !== 1) return false;
-  }
-  return true;
-}
-
 /** Whether `s` is `%` HEX HEX-well-formed: every `%` starts an escape (RFC 3261 §25.1 escaped). */
 export function hasValidEscapes(s: string): boolean {
   for (let i = s.indexOf('%'); i >= 0; i = s.indexOf('%', i + 1)) {

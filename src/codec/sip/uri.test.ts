@@ -250,3 +250,19 @@ describe('grammar helpers', () => {
     assert.deepEqual([...(parseParams('') ?? [])], []);
   });
 });
+
+describe('parseSipUri cache', () => {
+  test('a URI parsed again, after the cache has filled and emptied, gives the same value', () => {
+    const text = 'sip:bob@Example.TEST:5070;transport=tcp;lr?subject=x';
+    const first = parseSipUri(text);
+    for (let i = 0; i < 3000; i++) parseSipUri(`sip:u${String(i)}@example.test`);
+    assert.deepEqual(parseSipUri(text), first);
+    assert.ok(first.ok);
+    assert.equal(first.value.host, 'example.test');
+    assert.equal(first.value.params.get('transport'), 'tcp');
+    const long = `sip:${'a'.repeat(300)}@example.test`;
+    assert.deepEqual(parseSipUri(long), parseSipUri(long));
+    assert.equal(parseSipUri('sip:@example.test').ok, false);
+    assert.equal(parseSipUri('sip:@example.test').ok, false);
+  });
+});

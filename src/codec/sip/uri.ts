@@ -95,8 +95,29 @@ function schemeOf(text: string): { scheme: string; rest: number } | undefined {
   return undefined;
 }
 
+/**
+ * Recently parsed SIP URIs by text. One request's Request-URI, Route and Contact URIs are read
+ * by several layers (syntax check, route processing, next hop, forwarding), and a busy proxy
+ * sees the same few targets again and again. Results are immutable; the cache is bounded
+ * (emptied when full) and skips long texts.
+ */
+const SIP_URI_CACHE = new Map<string, Result<SipUri, UriParseError>>();
+const SIP_URI_CACHE_ENTRIES = 1024;
+const SIP_URI_CACHE_MAX_LENGTH = 256;
+
 /** Parses a sip: or sips: URI (RFC 3261 §19.1.1, §25.1; IPv6 references per RFC 5118). */
 export function parseSipUri(text: string): Result<SipUri, UriParseError> {
+  const cached = SIP_URI_CACHE.get(text);
+  if (cached !== undefined) return cached;
+  const parsed = parseSipUriUncached(text);
+  if (text.length <= SIP_URI_CACHE_MAX_LENGTH) {
+    if (SIP_URI_CACHE.size >= SIP_URI_CACHE_ENTRIES) SIP_URI_CACHE.clear();
+    SIP_URI_CACHE.set(text, parsed);
+  }
+  return parsed;
+}
+
+function parseSipUriUncached(text: string): Result<SipUri, UriParseError> {
   const head = schemeOf(text);
   if (!head) return bad('no scheme');
   const scheme = head.scheme;
