@@ -34,6 +34,15 @@ const { values: args } = parseArgs({
 });
 
 const stepSeconds = Number(args['step-seconds']);
+
+/**
+ * Socket buffers of both sipp instances (`-buff_size`, capped by net.core.rmem_max/wmem_max).
+ * sipp's default (64 KiB, 128 KiB granted) holds about 25 ms of the uas's traffic at 2,600 cps:
+ * when the two cores are busy and sipp is not scheduled for that long, the kernel drops
+ * datagrams at sipp's own socket (`ss -uamn`: `d` on sipp's socket, none on the proxy's) and the
+ * step fails on retransmissions the proxy did not cause. The same for both proxies.
+ */
+const SIPP_BUFFERS = ['-buff_size', String(4 * 1024 * 1024)];
 const budgetMs = Number(args['budget-seconds']) * 1000;
 const children = Number(args.children);
 
@@ -149,6 +158,7 @@ async function runStepOnce(
     transport,
     localPort: uasPort,
     timeoutSeconds: stepSeconds + 30,
+    extraArgs: SIPP_BUFFERS,
   });
   let uac: SippSummary;
   const started = Date.now();
@@ -176,6 +186,7 @@ async function runStepOnce(
         // One socket per call: stay under the open-files limit.
         '-max_socket',
         '10000',
+        ...SIPP_BUFFERS,
       ],
     });
   } finally {
@@ -269,6 +280,7 @@ async function main(): Promise<void> {
     method: {
       scenario: 'sipp built-in uac → proxy → sipp built-in uas (INVITE, 180, 200, ACK, BYE, 200)',
       pass: 'every call successful, zero retransmissions at uac and uas, offered rate ≥ 85% of target',
+      sippSocketBuffers: SIPP_BUFFERS.join(' '),
       stepSeconds,
       budgetSecondsPerTransportPerProxy: budgetMs / 1000,
       workers: children,
