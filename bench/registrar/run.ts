@@ -95,9 +95,17 @@ function sippBase(harness: Harness, scenario: string, csv: string, authUri: stri
       authUri,
       '-max_socket',
       '10000',
+      ...SIPP_BUFFERS,
     ],
   };
 }
+
+/**
+ * 4 MiB socket buffers for every sipp (capped by net.core.rmem_max/wmem_max), as in
+ * bench:sip: with sipp's default 128 KiB the MESSAGE uas's one socket overflows whenever sipp
+ * waits for a core, and the step fails on drops at the load generator.
+ */
+const SIPP_BUFFERS = ['-buff_size', String(4 * 1024 * 1024)];
 
 /** Registers the first user once (its binding is the MESSAGE recipient); throws on failure. */
 async function registerFirstUser(harness: Harness): Promise<void> {
@@ -166,6 +174,7 @@ async function messageStep(harness: Harness, rate: number): Promise<StepResult> 
     transport: 'udp',
     localPort: harness.uasPort,
     timeoutSeconds: stepSeconds + 40,
+    extraArgs: SIPP_BUFFERS,
   });
   const started = Date.now();
   let uac: SippSummary;
