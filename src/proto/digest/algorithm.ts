@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 
 /**
  * Digest algorithms Rampart computes: RFC 7616 §3.3 / RFC 8760 §2.1 (SIP), each with its
@@ -61,5 +61,6 @@ export function isSessionAlgorithm(algorithm: DigestAlgorithm): boolean {
  * H(data) of RFC 7616 §3.4.1: the lower-case hex digest of the UTF-8 bytes of `data`.
  */
 export function digestHex(hash: DigestHash, data: string | Uint8Array): string {
-  return createHash(NODE_HASH[hash]).update(data).digest('hex');
+  // One-shot: a third of createHash().update().digest()'s cost for these short inputs.
+  return oneShotHash(NODE_HASH[hash], data, 'hex');
 }
