@@ -141,8 +141,11 @@ function internName(raw: Buffer, start: number, end: number, hash: number): stri
   return length === 1 ? (COMPACT_HEADER_NAMES[name] ?? name) : name;
 }
 
-/** Methods every deployment sees, matched on the bytes (case-sensitive, RFC 3261 §7.1). */
-const COMMON_METHODS: readonly string[] = [
+/**
+ * The SIP methods Rampart knows (RFC 3261 and its extensions, plus SERVICE), matched on the bytes
+ * when parsing (case-sensitive, RFC 3261 §7.1) and used wherever a bounded method set is needed.
+ */
+export const SIP_METHODS: readonly string[] = [
   'INVITE',
   'ACK',
   'BYE',
@@ -383,7 +386,7 @@ function parseStartLine(raw: Buffer, start: number, end: number): Result<StartLi
     return failure('invalid SIP-Version', sp2 + 1, 400);
   return ok({
     kind: 'request',
-    method: bytesToString(raw, start, sp1, COMMON_METHODS),
+    method: bytesToString(raw, start, sp1, SIP_METHODS),
     requestUri,
     version,
     versionAt: sp2 + 1,
@@ -513,6 +516,7 @@ export function parseSipMessage(
     }
   }
   const body = raw.subarray(bodyStart, bodyEnd);
+  // The fields are written out rather than spread from a shared object: this runs per message.
   if (line.kind === 'request') {
     const request: SipRequest = {
       kind: 'request',

@@ -4,27 +4,11 @@
  */
 import { parseNameAddr } from '../../codec/sip/headers.ts';
 import type { SipRequest } from '../../codec/sip/message.ts';
-import { header } from '../../codec/sip/parse.ts';
+import { header, SIP_METHODS } from '../../codec/sip/parse.ts';
 import { isSipUri, parseSipUri } from '../../codec/sip/uri.ts';
 
-/** Methods a remote user may send through the edge. */
-export const REMOTE_USER_METHODS: readonly string[] = [
-  'REGISTER',
-  'INVITE',
-  'ACK',
-  'BYE',
-  'CANCEL',
-  'OPTIONS',
-  'MESSAGE',
-  'SUBSCRIBE',
-  'NOTIFY',
-  'PUBLISH',
-  'INFO',
-  'UPDATE',
-  'PRACK',
-  'REFER',
-  'SERVICE',
-];
+/** Methods a remote user may send through the edge: every method we know. */
+export const REMOTE_USER_METHODS: readonly string[] = SIP_METHODS;
 
 /** The From host of an anonymous guest (RFC 3323 §4.1.1.3: `sip:anonymous@anonymous.invalid`). */
 export const ANONYMOUS_DOMAIN = 'anonymous.invalid';

@@ -3,6 +3,7 @@
  * transport rejections, and live transaction and connection gauges.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { SIP_METHODS } from '../../codec/sip/parse.ts';
 import { onSipMessagesScrape, sipMessagesTotal } from '../metrics.ts';
 import type { ProxyDropReason, ProxyObserver } from './proxy-engine.ts';
 
@@ -80,23 +81,7 @@ export function sipMetrics(registry: Registry, service: string): SipMetrics {
       }),
   );
   // Method and status labels are bounded: unknown methods are counted as 'other'.
-  const KNOWN = new Set([
-    'INVITE',
-    'ACK',
-    'BYE',
-    'CANCEL',
-    'OPTIONS',
-    'REGISTER',
-    'MESSAGE',
-    'SUBSCRIBE',
-    'NOTIFY',
-    'PUBLISH',
-    'INFO',
-    'UPDATE',
-    'REFER',
-    'PRACK',
-    'response',
-  ]);
+  const KNOWN = new Set([...SIP_METHODS, 'response']);
   // Every message is counted, so the hot path only bumps a plain number; the totals go to the
   // prom-client counter when it is scraped (prom-client hashes the label set on every inc).
   interface Slot {
