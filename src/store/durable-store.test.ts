@@ -65,3 +65,44 @@ test('sqlite store: writes of one tick commit together; reads and close see them
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sqlite store: group commit — writes soon after a commit wait and share the next one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-durable-'));
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  try {
+    const path = join(dir, 'state.sqlite');
+    // Without a window, each turn of the event loop commits its own writes.
+    const eager = new SqliteDurableStore(path, { minCommitIntervalMs: 0 });
+    const eagerWrites: Promise<void>[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      eagerWrites.push(eager.put('binding', `e${String(i)}`, { n: i }));
+      await turn();
+    }
+    await Promise.all(eagerWrites);
+    assert.equal(eager.commits, 10);
+    await eager.close();
+    // With a window far longer than ten turns: the first turn commits at once, the other
+    // nine wait for the window and commit together.
+    const grouped = new SqliteDurableStore(path, { minCommitIntervalMs: 300 });
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      writes.push(grouped.put('binding', `g${String(i)}`, { n: i }));
+      await turn();
+    }
+    assert.equal(grouped.commits, 1);
+    await Promise.all(writes);
+    assert.equal(grouped.commits, 2);
+    // A read does not wait for the window: it commits what is pending first.
+    void grouped.put('binding', 'read-me', { n: 99 });
+    await turn();
+    void grouped.put('binding', 'read-me-too', { n: 100 });
+    assert.deepEqual(await grouped.get('binding', 'read-me-too'), { n: 100 });
+    assert.equal(grouped.commits, 3);
+    await grouped.close();
+    const again = new SqliteDurableStore(path);
+    assert.equal((await again.list('binding')).length, 22);
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -3,8 +3,8 @@
  * computation for the encoder and verification of decoded messages. Verification never
  * modifies the message: the adjusted length field is fed to the HMAC separately.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { hmacKey } from '../../lib/hmac-key.ts';
+import { timingSafeEqual } from 'node:crypto';
+import { hmac } from '../../lib/hmac.ts';
 import { crc32 } from 'node:zlib';
 import { FINGERPRINT_XOR, STUN_HEADER_LENGTH } from './constants.ts';
 import type { StunMessage } from './message.ts';
@@ -37,12 +37,8 @@ export function integrityHmac(
   end: number,
   adjustedLength: number,
 ): Buffer {
-  const hmac = createHmac(hash, hmacKey(key));
-  hmac.update(raw.subarray(0, 2));
   lengthField.writeUInt16BE(adjustedLength, 0);
-  hmac.update(lengthField);
-  hmac.update(raw.subarray(4, end));
-  return hmac.digest();
+  return hmac(hash, key, raw.subarray(0, 2), lengthField, raw.subarray(4, end));
 }
 
 /**

@@ -1,6 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { pooledRandomBytes } from '../../lib/ids.ts';
-import { hmacKey } from '../../lib/hmac-key.ts';
+import { hmac } from '../../lib/hmac.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import type { NonceStatus } from './compute.ts';
 
@@ -60,9 +60,9 @@ function mac(secret: Uint8Array, head: Uint8Array, binding: NonceBinding): Buffe
   const realm = Buffer.from(binding.realm, 'utf8');
   const realmLength = Buffer.alloc(4);
   realmLength.writeUInt32BE(realm.length);
-  const hmac = createHmac('sha256', hmacKey(secret)).update(head).update(realmLength).update(realm);
-  if (binding.clientIp !== undefined) hmac.update(binding.clientIp, 'utf8');
-  return hmac.digest();
+  return binding.clientIp === undefined
+    ? hmac('sha256', secret, head, realmLength, realm)
+    : hmac('sha256', secret, head, realmLength, realm, binding.clientIp);
 }
 
 /**

@@ -21,12 +21,11 @@ import {
   createCipheriv,
   createDecipheriv,
   createHash,
-  createHmac,
   hkdfSync,
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
-import { hmacKey } from '../../lib/hmac-key.ts';
+import { hmac } from '../../lib/hmac.ts';
 import { parseSipUri } from '../../codec/sip/uri.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import { canonicalAor } from './aor.ts';
@@ -183,7 +182,7 @@ export class GruuCodec {
   }
 
   private tag(head: Buffer): Buffer {
-    return createHmac('sha256', hmacKey(this.macKey)).update(head).digest().subarray(0, TAG_BYTES);
+    return hmac('sha256', this.macKey, head).subarray(0, TAG_BYTES);
   }
 }
 

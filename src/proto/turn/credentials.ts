@@ -1,5 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
-import { hmacKey } from '../../lib/hmac-key.ts';
+import { createHash } from 'node:crypto';
+import { hmac } from '../../lib/hmac.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 import { err, ok, type Result } from '../../lib/result.ts';
 
@@ -78,7 +78,7 @@ export function userHash(username: string, realm: string): Buffer {
 
 /** The REST API password of `username`: base64(HMAC-SHA1(secret, username)). */
 export function restPassword(secret: string | Uint8Array, username: string): string {
-  return createHmac('sha1', hmacKey(secret)).update(username, 'utf8').digest('base64');
+  return hmac('sha1', secret, username).toString('base64');
 }
 
 /** A generated REST credential, as `rampart turn credentials` prints it. */

@@ -1,5 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { hmacKey } from '../../lib/hmac-key.ts';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { hmac } from '../../lib/hmac.ts';
 import { ERROR_CODES, RampartError } from '../../lib/errors.ts';
 
 /**
@@ -210,8 +210,9 @@ export class TurnNonces {
     head: Uint8Array,
     clientAddressKey: string | undefined,
   ): Buffer {
-    const hmac = createHmac('sha256', hmacKey(secret)).update(cookie, 'latin1').update(head);
-    if (clientAddressKey !== undefined) hmac.update('\u0000').update(clientAddressKey, 'utf8');
-    return hmac.digest();
+    const cookieBytes = Buffer.from(cookie, 'latin1');
+    return clientAddressKey === undefined
+      ? hmac('sha256', secret, cookieBytes, head)
+      : hmac('sha256', secret, cookieBytes, head, '\u0000', clientAddressKey);
   }
 }
