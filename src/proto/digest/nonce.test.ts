@@ -104,12 +104,41 @@ describe('NonceCountTracker', () => {
     assert.equal(tracker.size, 1);
   });
 
-  it('holds at most maxNonces', () => {
-    const tracker = new NonceCountTracker({ retainMs: 1000, maxNonces: 2 });
-    tracker.accept('a', '00000001', 0);
-    tracker.accept('b', '00000001', 0);
-    tracker.accept('c', '00000001', 0);
+  it('holds at most maxNonces, and refuses a nonce it forgot for room (no replay)', () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const tracker = new NonceCountTracker({ retainMs: MAX_AGE, maxNonces: 2 });
+    const issue = (): string => {
+      const nonce = createNonce(SECRET, clock.now(), binding);
+      clock.advance(10);
+      return nonce;
+    };
+    const [a, b, c] = [issue(), issue(), issue()];
+    assert.equal(tracker.accept(a, '00000001', clock.now()), true);
+    clock.advance(10);
+    assert.equal(tracker.accept(b, '00000001', clock.now()), true);
+    clock.advance(10);
+    assert.equal(tracker.accept(c, '00000001', clock.now()), true);
     assert.equal(tracker.size, 2);
-    assert.equal(tracker.accept('a', '00000001', 0), true);
+    // `a` was forgotten to make room: replaying it must not pass as a first use.
+    assert.equal(tracker.accept(a, '00000001', clock.now()), false);
+    assert.equal(tracker.accept(a, '00000002', clock.now()), false);
+    // Still-remembered nonces keep their counts; a nonce issued after `a` was forgotten is new.
+    assert.equal(tracker.accept(c, '00000001', clock.now()), false);
+    assert.equal(tracker.accept(c, '00000002', clock.now()), true);
+    const d = issue();
+    assert.equal(tracker.accept(d, '00000001', clock.now()), true);
+    // Text that is not one of our nonces cannot be dated: refused once anything was forgotten.
+    assert.equal(tracker.accept('not-a-nonce', '00000001', clock.now()), false);
+  });
+
+  it('accepts at most maxCountsPerNonce counts of one nonce', () => {
+    const tracker = new NonceCountTracker({ retainMs: 1000, maxCountsPerNonce: 3 });
+    assert.equal(tracker.accept('n', '00000001', 0), true);
+    assert.equal(tracker.accept('n', '00000002', 0), true);
+    assert.equal(tracker.accept('n', '00000003', 0), true);
+    assert.equal(tracker.accept('n', '00000004', 0), false);
+    const single = new NonceCountTracker({ retainMs: 1000, maxCountsPerNonce: 1 });
+    assert.equal(single.accept('n', '00000001', 0), true);
+    assert.equal(single.accept('n', '00000002', 0), false);
   });
 });

@@ -132,21 +132,36 @@ export interface NonceCountTrackerOptions {
 
 interface TrackedNonce {
   readonly firstSeen: number;
-  readonly counts: Set<number>;
+  /** The first count used: most nonces see one (a fresh challenge per request). */
+  readonly first: number;
+  /** Every later count, once there is one. */
+  more: Set<number> | undefined;
+}
+
+/** The issue time (epoch ms) a nonce of ours carries, or undefined when it is not one. */
+function issuedAtOf(nonce: string): number | undefined {
+  if (nonce.length > 128) return undefined;
+  const raw = Buffer.from(nonce, 'base64url');
+  if (raw.length !== NONCE_BYTES || raw[0] !== NONCE_VERSION) return undefined;
+  return Number(raw.readBigUInt64BE(1));
 }
 
 /**
  * Optional replay detection by nonce-count (RFC 7616 §3.4: nc lets "the server ...
  * detect request replays"). Remembers which counts each nonce has used; a count seen
  * before is a replay. Counts may arrive out of order (UDP, parallel requests). State is
- * per process; a forgotten nonce accepts any count again, so `retainMs` must cover the
- * nonce lifetime.
+ * per process. A nonce forgotten after `retainMs` (which must cover the nonce lifetime) is
+ * stale anyway; one forgotten earlier because `maxNonces` were held could be replayed, so
+ * once that happened an unknown nonce issued before the last one forgotten is refused
+ * (the client gets a fresh challenge): only nonces issued since then are new for sure.
  */
 export class NonceCountTracker {
   private readonly nonces = new Map<string, TrackedNonce>();
   private readonly retainMs: number;
   private readonly maxNonces: number;
   private readonly maxCountsPerNonce: number;
+  /** First use of the latest nonce forgotten for room; nonces issued until then are suspect. */
+  private forgottenThrough = Number.NEGATIVE_INFINITY;
 
   constructor(options: NonceCountTrackerOptions) {
     this.retainMs = options.retainMs;
@@ -160,24 +175,33 @@ export class NonceCountTracker {
   }
 
   /**
-   * Records `nc` for `nonce`; returns false for a replayed count (or a nonce used too
-   * often). `nc` is the 8-hex-digit wire value.
+   * Records `nc` for `nonce`; returns false for a replayed count, a nonce used too often,
+   * or an unknown nonce that may have been forgotten for room. `nc` is the 8-hex-digit wire
+   * value; `now` the wall clock (epoch ms) the nonces' timestamps use.
    */
   accept(nonce: string, nc: string, now: number): boolean {
     this.evict(now);
     const count = Number.parseInt(nc, 16);
     if (!Number.isInteger(count) || count < 1) return false;
-    let tracked = this.nonces.get(nonce);
+    const tracked = this.nonces.get(nonce);
     if (tracked === undefined) {
-      tracked = { firstSeen: now, counts: new Set() };
-      this.nonces.set(nonce, tracked);
-      if (this.nonces.size > this.maxNonces) {
-        const oldest = this.nonces.keys().next();
-        if (oldest.done !== true) this.nonces.delete(oldest.value);
+      if (this.forgottenThrough !== Number.NEGATIVE_INFINITY) {
+        const issuedAt = issuedAtOf(nonce);
+        if (issuedAt === undefined || issuedAt <= this.forgottenThrough) return false;
       }
+      this.nonces.set(nonce, { firstSeen: now, first: count, more: undefined });
+      if (this.nonces.size > this.maxNonces) {
+        const oldest = this.nonces.entries().next();
+        if (oldest.done !== true) {
+          this.nonces.delete(oldest.value[0]);
+          this.forgottenThrough = Math.max(this.forgottenThrough, oldest.value[1].firstSeen);
+        }
+      }
+      return true;
     }
-    if (tracked.counts.has(count) || tracked.counts.size >= this.maxCountsPerNonce) return false;
-    tracked.counts.add(count);
+    if (count === tracked.first || tracked.more?.has(count) === true) return false;
+    if (1 + (tracked.more?.size ?? 0) >= this.maxCountsPerNonce) return false;
+    (tracked.more ??= new Set()).add(count);
     return true;
   }
 
