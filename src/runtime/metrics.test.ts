@@ -1,10 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
 import {
   connectionsGauge,
   createRegistry,
   sipDropsTotal,
   sipMessagesTotal,
+  tallyIn,
   transactionsGauge,
   transportRejectionsTotal,
 } from './metrics.ts';
@@ -43,4 +45,25 @@ describe('metrics', () => {
     assert.match(text, /^rampart_sip_transactions\{service="access-edge",kind="server"\} 4$/m);
     assert.doesNotMatch(await two.metrics(), /rampart_sip_messages_total\{/);
   });
+});
+
+test('tallyIn: counts reach the counter at scrape time, from every tally of the name', async () => {
+  const registry = new Registry();
+  const first = tallyIn(registry, 'rampart_test_tally_total', 'test', 'kind');
+  const second = tallyIn(registry, 'rampart_test_tally_total', 'test', 'kind');
+  first('a');
+  first('a');
+  second('a');
+  second('b');
+  const counter = registry.getSingleMetric('rampart_test_tally_total');
+  assert.ok(counter !== undefined);
+  const values = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      (await counter.get()).values.map((v) => [String(v.labels.kind), v.value] as const),
+    );
+  assert.deepEqual(await values(), { a: 3, b: 1 });
+  // Counted once: a second scrape adds nothing new, later counts add up.
+  assert.deepEqual(await values(), { a: 3, b: 1 });
+  first('b');
+  assert.match(await registry.metrics(), /rampart_test_tally_total\{kind="b"\} 2/);
 });

@@ -43,6 +43,50 @@ export function counterIn<L extends string>(
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
+/** Flushes of the tallies counting into each counter made by {@link tallyIn}. */
+const tallyFlushes = new WeakMap<Counter, Set<() => void>>();
+
+/**
+ * A counter with one label that a hot path bumps in plain numbers: the counts go to
+ * prom-client (which hashes the label object on every `inc`) only when the registry is
+ * scraped. Get-or-create per registry like {@link counterIn}; each caller gets its own tally.
+ */
+export function tallyIn(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelName: string,
+): (value: string) => void {
+  const existing = registry.getSingleMetric(name);
+  const counter =
+    existing instanceof Counter
+      ? existing
+      : new Counter({
+          name,
+          help,
+          labelNames: [labelName],
+          registers: [registry],
+          collect() {
+            for (const flush of tallyFlushes.get(this) ?? []) flush();
+          },
+        });
+  const pending = new Map<string, number>();
+  let flushes = tallyFlushes.get(counter);
+  if (flushes === undefined) {
+    flushes = new Set();
+    tallyFlushes.set(counter, flushes);
+  }
+  flushes.add(() => {
+    for (const [value, count] of pending) {
+      counter.inc({ [labelName]: value }, count);
+    }
+    pending.clear();
+  });
+  return (value) => {
+    pending.set(value, (pending.get(value) ?? 0) + 1);
+  };
+}
+
 /** Functions that add counts kept on the hot path to their counters, run at scrape time. */
 const scrapeHooks = new WeakMap<Registry, Set<() => void>>();
 
