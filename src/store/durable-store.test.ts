@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { DatabaseSync } from 'node:sqlite';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,6 +103,26 @@ test('sqlite store: group commit — writes soon after a commit wait and share t
     const again = new SqliteDurableStore(path);
     assert.equal((await again.list('binding')).length, 22);
     await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite store: the file is locked to its one owner while open', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-durable-'));
+  try {
+    const path = join(dir, 'state.sqlite');
+    const store = new SqliteDurableStore(path);
+    await store.put('binding', 'b1', { n: 1 });
+    // Another connection (a second server on the same data directory) cannot read or write.
+    const other = new DatabaseSync(path, { timeout: 0 });
+    assert.throws(() => other.prepare('SELECT count(*) FROM documents').get(), /locked|busy/i);
+    other.close();
+    await store.close();
+    // Closed, the lock is gone.
+    const after = new DatabaseSync(path);
+    assert.deepEqual({ ...after.prepare('SELECT count(*) AS n FROM documents').get() }, { n: 1 });
+    after.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -659,7 +659,8 @@ test('registrations are written to SQLite and survive a restart', async () => {
   const directory = SqliteDirectory.open({ path: ':memory:', realms: [DOMAIN] });
   const statePath = join(dir, 'state.sqlite');
   try {
-    const first = await deploy(directory, dir, new SqliteDurableStore(statePath));
+    const firstStore = new SqliteDurableStore(statePath);
+    const first = await deploy(directory, dir, firstStore);
     const alice = await SipUa.connect({
       host: '127.0.0.1',
       port: first.feTcp,
@@ -681,9 +682,13 @@ test('registrations are written to SQLite and survive a restart', async () => {
     alice.close();
     bob.close();
     await first.close();
-    const second = await deploy(directory, dir, new SqliteDurableStore(statePath), false);
+    // As when the process stops: the store is closed (and its file lock released).
+    await firstStore.close();
+    const secondStore = new SqliteDurableStore(statePath);
+    const second = await deploy(directory, dir, secondStore, false);
     const restored = second.frontEnd.status().bindings;
     await second.close();
+    await secondStore.close();
     assert.equal(restored, 3);
   } finally {
     await directory.close();
