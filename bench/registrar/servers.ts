@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
 import { startKamailio } from '../../test/helpers/kamailio.ts';
 import type { KamailioInstance } from '../../test/helpers/kamailio.ts';
@@ -71,6 +72,36 @@ export function parseKamailioStat(text: string, name: string): number | undefine
 
 /** Where Kamailio reads credentials from (see bench/registrar/kamailio.cfg). */
 export type KamailioCredentialStore = 'db_text' | 'htable';
+/** Where Kamailio keeps bindings: shared memory only, or also written through to SQLite. */
+export type KamailioBindingStore = 'memory' | 'sqlite';
+
+/** Kamailio's schema files for db_sqlite (Debian `kamailio-sqlite-modules`). */
+const KAMAILIO_SQLITE_SCHEMA = '/usr/share/kamailio/db_sqlite';
+
+/**
+ * A new SQLite file with Kamailio's `version` and usrloc `location` tables (its own schema
+ * files), in WAL mode. Throws naming the package when db_sqlite is not installed.
+ */
+async function createLocationDb(file: string): Promise<void> {
+  const read = async (name: string): Promise<string> => {
+    try {
+      return await readFile(join(KAMAILIO_SQLITE_SCHEMA, name), 'utf8');
+    } catch {
+      throw new Error(
+        `${join(KAMAILIO_SQLITE_SCHEMA, name)} missing: install kamailio-sqlite-modules ` +
+          '(apt-get install kamailio-sqlite-modules) for kamailio-htable-sqlite',
+      );
+    }
+  };
+  const db = new DatabaseSync(file);
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec(await read('standard-create.sql'));
+    db.exec(await read('usrloc-create.sql'));
+  } finally {
+    db.close();
+  }
+}
 
 /**
  * Kamailio 5.6 with bench/registrar/kamailio.cfg, credentials in `store`. The db_text
@@ -78,19 +109,24 @@ export type KamailioCredentialStore = 'db_text' | 'htable';
  * db_text caches a table the first time it is read and never re-reads it (htable loads it
  * once at start), so `provision` rewrites the tables and restarts Kamailio on the same port.
  */
-export function kamailioRegistrar(store: KamailioCredentialStore): RegistrarFactory {
-  return (settings) => startKamailioRegistrar(settings, store);
+export function kamailioRegistrar(
+  store: KamailioCredentialStore,
+  bindings: KamailioBindingStore = 'memory',
+): RegistrarFactory {
+  return (settings) => startKamailioRegistrar(settings, store, bindings);
 }
 
 /** {@link kamailioRegistrar}: starts it, with no users. */
 export async function startKamailioRegistrar(
   settings: RegistrarSettings,
   store: KamailioCredentialStore = 'db_text',
+  bindings: KamailioBindingStore = 'memory',
 ): Promise<RegistrarUnderTest> {
   const template = await readFile(resolve(HERE, 'kamailio.cfg'), 'utf8');
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-registrar-kamailio-'));
   const dbDir = join(dataDir, 'db');
   const ctlSocket = join(dataDir, 'ctl.sock');
+  const locationDb = join(dataDir, 'location.sqlite');
   const secret = `bench-${Date.now().toString(36)}-${process.pid}`;
   const port = await freePort();
   let instance: KamailioInstance | undefined;
@@ -107,6 +143,10 @@ export async function startKamailioRegistrar(
       join(dbDir, 'htable_auth'),
       dbTextHtableAuthTable(store === 'htable' ? users : [], settings.realm),
     );
+    if (bindings === 'sqlite') {
+      for (const suffix of ['', '-wal', '-shm']) await rm(locationDb + suffix, { force: true });
+      await createLocationDb(locationDb);
+    }
   };
   const start = async (): Promise<void> => {
     instance = await startKamailio({
@@ -117,6 +157,8 @@ export async function startKamailioRegistrar(
       config: ({ listenLines }) =>
         template
           .replaceAll('__AUTH_DEFINE__', store === 'htable' ? '#!define AUTH_HTABLE' : '')
+          .replaceAll('__BINDINGS_DEFINE__', bindings === 'sqlite' ? '#!define UL_SQLITE' : '')
+          .replaceAll('__UL_DB_FILE__', locationDb)
           .replaceAll('__LISTEN__', listenLines)
           .replaceAll('__CHILDREN__', String(settings.children))
           .replaceAll('__DOMAIN__', settings.realm)
@@ -145,7 +187,9 @@ export async function startKamailioRegistrar(
     throw error;
   }
   return {
-    name: store === 'htable' ? 'kamailio-htable' : 'kamailio',
+    name:
+      (store === 'htable' ? 'kamailio-htable' : 'kamailio') +
+      (bindings === 'sqlite' ? '-sqlite' : ''),
     host: '127.0.0.1',
     port,
     transport: 'udp',
@@ -253,5 +297,6 @@ export const startRampartRegistrar: RegistrarFactory = async (settings) => {
 export const REGISTRAR_FACTORIES: Readonly<Record<string, RegistrarFactory>> = {
   kamailio: kamailioRegistrar('db_text'),
   'kamailio-htable': kamailioRegistrar('htable'),
+  'kamailio-htable-sqlite': kamailioRegistrar('htable', 'sqlite'),
   rampart: startRampartRegistrar,
 };
