@@ -118,6 +118,7 @@ test('sqlite store: the file is locked to its one owner while open', async () =>
     const other = new DatabaseSync(path, { timeout: 0 });
     assert.throws(() => other.prepare('SELECT count(*) FROM documents').get(), /locked|busy/i);
     other.close();
+    assert.throws(() => new SqliteDurableStore(path), /in use by another process/);
     await store.close();
     // Closed, the lock is gone.
     const after = new DatabaseSync(path);

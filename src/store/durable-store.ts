@@ -5,6 +5,7 @@
  * serves tests and throwaway runs.
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { ERROR_CODES, RampartError } from '../lib/errors.ts';
 
 /** The kinds of document kept. */
 export type DocumentKind = 'binding' | 'contacts' | 'presence-rules';
@@ -73,13 +74,25 @@ export class SqliteDurableStore implements DurableStore {
     // per commit), and a second server started on the same data directory is refused
     // rather than writing beside us. Set before WAL, so the WAL index lives in our heap
     // instead of a shared-memory file.
-    this.db.exec('PRAGMA locking_mode = EXCLUSIVE');
-    this.db.exec('PRAGMA journal_mode = WAL');
-    this.db.exec('PRAGMA synchronous = NORMAL');
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS documents (kind TEXT NOT NULL, id TEXT NOT NULL, ' +
-        'value TEXT NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID',
-    );
+    try {
+      this.db.exec('PRAGMA locking_mode = EXCLUSIVE');
+      this.db.exec('PRAGMA journal_mode = WAL');
+      this.db.exec('PRAGMA synchronous = NORMAL');
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS documents (kind TEXT NOT NULL, id TEXT NOT NULL, ' +
+          'value TEXT NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID',
+      );
+    } catch (error) {
+      this.db.close();
+      if (error instanceof Error && /locked|busy/i.test(error.message)) {
+        throw new RampartError(
+          ERROR_CODES.INVALID_STATE,
+          `${path} is in use by another process (another Rampart on the same data directory?)`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
     this.putStatement = this.db.prepare(
       'INSERT INTO documents (kind, id, value) VALUES (?, ?, ?) ' +
         'ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value',
