@@ -187,10 +187,53 @@ export const startRampartAvEdge: TurnServerFactory = async (settings) => {
   }
 };
 
+/**
+ * The floor (`node-floor.ts`): the least a Node.js TURN server does for this load, in Node's
+ * dgram, pinned like the others. Not a TURN server: it checks nothing.
+ */
+export const startNodeFloor: TurnServerFactory = async (settings) => {
+  const port = await freePort();
+  const managed = startProcess('node-floor', 'taskset', [
+    '-c',
+    settings.serverCpus,
+    process.execPath,
+    ...(settings.rampartNodeOptions ? settings.rampartNodeOptions.split(' ') : []),
+    resolve(HERE, 'node-floor.ts'),
+    '--port',
+    String(port),
+    '--realm',
+    settings.realm,
+  ]);
+  const stop = async (): Promise<void> => {
+    await managed.stop('SIGTERM', 5000);
+  };
+  try {
+    await waitUntil(
+      async () => managed.hasExited || (await stunAnswers('127.0.0.1', port)),
+      15_000,
+      () => `node-floor did not answer STUN on ${port}\n${managed.stderr().slice(-3000)}`,
+    );
+    if (managed.hasExited) throw new Error(`node-floor exited\n${managed.stderr().slice(-3000)}`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    name: 'node-floor',
+    host: '127.0.0.1',
+    port,
+    pid: managed.pid, // taskset execs node: same pid
+    config: 'bench/turn/node-floor.ts',
+    logs: () => managed.stdout().slice(-4000) + managed.stderr().slice(-4000),
+    stop,
+  };
+};
+
 /** Servers by the name `--candidate` / `--baseline` take. */
 export const SERVER_FACTORIES: Readonly<Record<string, TurnServerFactory>> = {
   coturn: startCoturn,
   rampart: startRampartAvEdge,
+  'node-floor': startNodeFloor,
 };
 
 /** The echo peer (bench/turn/echo.ts), pinned to `cpus`. */
