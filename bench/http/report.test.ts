@@ -51,3 +51,22 @@ test('ratios: ≥ 1 means rampart is at least as good, latency inverted', () => 
   });
   assert.match(formatTable(rampart, nginx), /small: req\/s\s+5000\s+10000\s+0\.50/);
 });
+
+test('ratios: CPU per request is inverted and reported only when both sides measured it', () => {
+  const fig = (cpu?: number) => ({
+    small: parseWrk(OUTPUT),
+    big: parseWrk(OUTPUT),
+    ...(cpu === undefined ? {} : { smallCpuMicrosPerRequest: cpu }),
+  });
+  assert.equal(ratios(fig(100), fig(25)).smallCpuPerRequest, 0.25);
+  assert.equal(ratios(fig(100), fig()).smallCpuPerRequest, undefined);
+  assert.match(
+    formatTable(fig(66), fig(25), ['node-floor', 'nginx']),
+    /small: CPU per request\s+66\.0 µs\s+25\.0 µs\s+0\.38/,
+  );
+  assert.match(
+    formatTable(fig(66), fig(25), ['node-floor', 'nginx']),
+    /^metric\s+node-floor\s+nginx/,
+  );
+  assert.doesNotMatch(formatTable(fig(), fig()), /CPU per request/);
+});

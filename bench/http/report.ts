@@ -54,6 +54,12 @@ export function parseWrk(text: string): WrkResult {
 export interface ProxyFigures {
   readonly small: WrkResult;
   readonly big: WrkResult;
+  /**
+   * CPU time of the proxy's process tree (user + system, every thread) per small request at
+   * saturation, microseconds: steadier than req/s on a shared machine, where time stolen by
+   * other guests lowers the rate but is not charged to the process.
+   */
+  readonly smallCpuMicrosPerRequest?: number;
 }
 
 /** Rampart relative to nginx; every ratio ≥ 1 means Rampart is at least as good. */
@@ -64,6 +70,8 @@ export interface Ratios {
   readonly smallP99: number;
   /** 10 MB file, transfer rate: Rampart / nginx. */
   readonly bigTransfer: number;
+  /** Small responses, CPU per request: nginx / Rampart (less CPU is better), when measured. */
+  readonly smallCpuPerRequest?: number;
 }
 
 function round(value: number, digits = 2): number {
@@ -77,15 +85,27 @@ export function ratios(rampart: ProxyFigures, nginx: ProxyFigures): Ratios {
     smallRequestsPerSecond: round(rampart.small.requestsPerSecond / nginx.small.requestsPerSecond),
     smallP99: round(nginx.small.p99Ms / rampart.small.p99Ms),
     bigTransfer: round(rampart.big.transferBytesPerSecond / nginx.big.transferBytesPerSecond),
+    ...(rampart.smallCpuMicrosPerRequest === undefined ||
+    nginx.smallCpuMicrosPerRequest === undefined
+      ? {}
+      : {
+          smallCpuPerRequest: round(
+            nginx.smallCpuMicrosPerRequest / rampart.smallCpuMicrosPerRequest,
+          ),
+        }),
   };
 }
 
 /** The table bench:http prints. */
-export function formatTable(rampart: ProxyFigures, nginx: ProxyFigures): string {
+export function formatTable(
+  rampart: ProxyFigures,
+  nginx: ProxyFigures,
+  names: readonly [string, string] = ['rampart', 'nginx'],
+): string {
   const r = ratios(rampart, nginx);
   const mb = (bytes: number): string => `${(bytes / 1024 ** 2).toFixed(1)} MiB/s`;
   const rows: string[][] = [
-    ['metric', 'rampart', 'nginx', 'ratio (≥ 1: rampart as good)'],
+    ['metric', names[0], names[1], `ratio (≥ 1: ${names[0]} as good)`],
     [
       'small: req/s',
       rampart.small.requestsPerSecond.toFixed(0),
@@ -105,6 +125,13 @@ export function formatTable(rampart: ProxyFigures, nginx: ProxyFigures): string 
       r.bigTransfer.toFixed(2),
     ],
   ];
+  if (r.smallCpuPerRequest !== undefined)
+    rows.push([
+      'small: CPU per request',
+      `${(rampart.smallCpuMicrosPerRequest ?? Number.NaN).toFixed(1)} µs`,
+      `${(nginx.smallCpuMicrosPerRequest ?? Number.NaN).toFixed(1)} µs`,
+      r.smallCpuPerRequest.toFixed(2),
+    ]);
   const widths = (rows[0] ?? []).map((_, i) =>
     Math.max(...rows.map((row) => (row[i] ?? '').length)),
   );

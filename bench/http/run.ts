@@ -18,6 +18,7 @@ import { stringify } from 'yaml';
 import { startNginx, type NginxInstance } from '../../test/helpers/nginx.ts';
 import { freePort, tcpAccepts } from '../../test/helpers/ports.ts';
 import { requireProgram, waitUntil } from '../../test/helpers/process.ts';
+import { cpuSeconds, processTree } from '../turn/proc.ts';
 import { removePem, testPem, type Pem } from './harness.ts';
 import { formatTable, parseWrk, ratios, type WrkResult } from './report.ts';
 
@@ -37,6 +38,11 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     /** Access logs of both proxies: on (default) or off. */
     'access-log': { type: 'string', default: 'on' },
+    /**
+     * Also measure `node-floor.ts` (node:https + undici dispatch, no checks: the least a Node
+     * proxy of this design does) and print floor / nginx and rampart / floor.
+     */
+    floor: { type: 'boolean', default: false },
   },
 });
 
@@ -132,7 +138,7 @@ async function startRampartProxy(
   port: number,
   originPort: number,
   workDir: string,
-): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+): Promise<{ child: ChildProcess; pid: number | undefined; stop: () => Promise<void> }> {
   const config = {
     dataDir: join(workDir, 'data'),
     workers,
@@ -190,6 +196,7 @@ async function startRampartProxy(
   if (state.exited) throw new Error(`rampart exited at start; see ${join(workDir, 'rampart.log')}`);
   return {
     child,
+    pid: child.pid, // taskset execs node: same pid
     stop: async () => {
       if (state.exited) return;
       const done = new Promise((resolveExit) => child.once('exit', resolveExit));
@@ -197,6 +204,53 @@ async function startRampartProxy(
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await done;
       clearTimeout(timer);
+    },
+  };
+}
+
+/** The floor (`node-floor.ts`), pinned to the proxy cores like the others. */
+async function startFloorProxy(
+  pem: Pem,
+  port: number,
+  originPort: number,
+): Promise<{ pid: number | undefined; stop: () => Promise<void> }> {
+  const child = spawn(
+    requireProgram('taskset', 'util-linux'),
+    [
+      '-c',
+      proxyCpus,
+      process.execPath,
+      join(HERE, 'node-floor.ts'),
+      '--port',
+      String(port),
+      '--origin',
+      `https://127.0.0.1:${String(originPort)}`,
+      '--cert',
+      pem.files.serverCertFile,
+      '--key',
+      pem.files.serverKeyFile,
+      '--ca',
+      pem.files.caCertFile,
+    ],
+    { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const state = { exited: false };
+  child.once('exit', () => {
+    state.exited = true;
+  });
+  await waitUntil(
+    async () => state.exited || (await tcpAccepts(port)),
+    20_000,
+    () => `node-floor did not listen on ${String(port)}`,
+  );
+  if (state.exited) throw new Error('node-floor exited at start');
+  return {
+    pid: child.pid, // taskset execs node: same pid
+    stop: async () => {
+      if (state.exited) return;
+      const done = new Promise((resolveExit) => child.once('exit', resolveExit));
+      child.kill('SIGTERM');
+      await done;
     },
   };
 }
@@ -235,16 +289,24 @@ function wrk(url: string, connections: number, seconds: number): Promise<WrkResu
 interface Figures {
   readonly small: WrkResult;
   readonly big: WrkResult;
+  readonly smallCpuMicrosPerRequest: number;
 }
 
-async function measure(name: string, port: number): Promise<Figures> {
+/** CPU seconds (user + system) of `root` and its descendants so far. */
+function treeCpuSeconds(root: number | undefined): number {
+  return root === undefined ? Number.NaN : cpuSeconds(processTree(root));
+}
+
+async function measure(name: string, port: number, pid: number | undefined): Promise<Figures> {
   const base = `https://127.0.0.1:${String(port)}/bench`;
   const connections = Number(args.connections);
   process.stdout.write(
     `${name}: warm-up ${String(warmup)} s, then ${String(duration)} s small, ${String(duration)} s 10 MB\n`,
   );
   await wrk(`${base}/small`, connections, warmup);
+  const cpuBefore = treeCpuSeconds(pid);
   const small = await wrk(`${base}/small`, connections, duration);
+  const smallCpuMicrosPerRequest = ((treeCpuSeconds(pid) - cpuBefore) * 1e6) / small.requests;
   const big = await wrk(`${base}/big`, Number(args['big-connections']), duration);
   for (const [label, result] of [
     ['small', small],
@@ -255,7 +317,7 @@ async function measure(name: string, port: number): Promise<Figures> {
         `  ${name} ${label}: ${String(result.errors)} socket errors, ${String(result.non2xx)} non-2xx\n`,
       );
   }
-  return { small, big };
+  return { small, big, smallCpuMicrosPerRequest };
 }
 
 async function main(): Promise<void> {
@@ -263,7 +325,8 @@ async function main(): Promise<void> {
   requireProgram('wrk', 'wrk');
   const pem = await testPem();
   const workDir = await mkdtemp(join(tmpdir(), 'rampart-bench-http-'));
-  const [originPort, nginxPort, rampartPort] = [
+  const [originPort, nginxPort, rampartPort, floorPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -271,15 +334,25 @@ async function main(): Promise<void> {
   const small = Buffer.alloc(Number(args['small-bytes']), 'x');
   let origin: NginxInstance | undefined;
   let nginxProxy: NginxInstance | undefined;
-  let rampart: { stop: () => Promise<void> } | undefined;
+  let rampart: { pid: number | undefined; stop: () => Promise<void> } | undefined;
+  let floor: { pid: number | undefined; stop: () => Promise<void> } | undefined;
   try {
     origin = await startOrigin(pem, originPort, small);
     rampart = await startRampartProxy(pem, rampartPort, originPort, workDir);
-    const rampartFigures = await measure('rampart', rampartPort);
+    const rampartFigures = await measure('rampart', rampartPort, rampart.pid);
     await rampart.stop();
     rampart = undefined;
     nginxProxy = await startNginxProxy(pem, nginxPort, originPort);
-    const nginxFigures = await measure('nginx', nginxPort);
+    const nginxFigures = await measure('nginx', nginxPort, nginxProxy.process.pid);
+    await nginxProxy.stop();
+    nginxProxy = undefined;
+    let floorFigures: Figures | undefined;
+    if (args.floor) {
+      floor = await startFloorProxy(pem, floorPort, originPort);
+      floorFigures = await measure('node-floor', floorPort, floor.pid);
+      await floor.stop();
+      floor = undefined;
+    }
     const result = {
       date: new Date().toISOString(),
       settings: {
@@ -298,14 +371,32 @@ async function main(): Promise<void> {
       rampart: rampartFigures,
       nginx: nginxFigures,
       ratios: ratios(rampartFigures, nginxFigures),
+      ...(floorFigures === undefined
+        ? {}
+        : {
+            nodeFloor: floorFigures,
+            floorRatios: {
+              floorToNginx: ratios(floorFigures, nginxFigures),
+              rampartToFloor: ratios(rampartFigures, floorFigures),
+            },
+          }),
     };
     process.stdout.write('\n' + formatTable(rampartFigures, nginxFigures) + '\n');
+    if (floorFigures !== undefined) {
+      process.stdout.write(
+        '\n' + formatTable(floorFigures, nginxFigures, ['node-floor', 'nginx']) + '\n',
+      );
+      process.stdout.write(
+        '\n' + formatTable(rampartFigures, floorFigures, ['rampart', 'node-floor']) + '\n',
+      );
+    }
     const out = args.out ?? join(HERE, 'results', `${new Date().toISOString().slice(0, 10)}.json`);
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, JSON.stringify(result, null, 2) + '\n');
     process.stdout.write(`results: ${out}\n`);
   } finally {
     await rampart?.stop();
+    await floor?.stop();
     await nginxProxy?.stop();
     await origin?.stop();
     await rm(workDir, { recursive: true, force: true });
