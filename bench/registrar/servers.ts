@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { startKamailio } from '../../test/helpers/kamailio.ts';
 import type { KamailioInstance } from '../../test/helpers/kamailio.ts';
 import { freePort } from '../../test/helpers/ports.ts';
+import { startProcess, type ManagedProcess } from '../../test/helpers/process.ts';
 import { startRampart, type RampartInstance } from '../../test/helpers/rampart.ts';
 import { SqliteDirectory } from '../../src/store/sqlite-directory.ts';
 import { processTree } from '../turn/proc.ts';
@@ -293,10 +294,59 @@ export const startRampartRegistrar: RegistrarFactory = async (settings) => {
   return server;
 };
 
+/**
+ * The floor (`node-floor.ts`): the least a Node.js registrar does for the REGISTER load —
+ * digest check and a Map, nothing else. REGISTER only (its MESSAGE steps fail).
+ */
+export const startNodeFloorRegistrar: RegistrarFactory = async (settings) => {
+  const work = await mkdtemp(join(tmpdir(), 'bench-registrar-floor-'));
+  const usersFile = join(work, 'users.json');
+  await writeFile(usersFile, '[]');
+  const port = await freePort();
+  let managed: ManagedProcess | undefined;
+  const start = async (): Promise<void> => {
+    const started = startProcess('node-floor', process.execPath, [
+      resolve(HERE, 'node-floor.ts'),
+      '--port',
+      String(port),
+      '--realm',
+      settings.realm,
+      '--users',
+      usersFile,
+    ]);
+    managed = started;
+    await started.waitForOutput(/listening/, 10_000);
+  };
+  const stopServer = async (): Promise<void> => {
+    await managed?.stop('SIGTERM', 5000);
+    managed = undefined;
+  };
+  await start();
+  return {
+    name: 'node-floor',
+    host: '127.0.0.1',
+    port,
+    transport: 'udp',
+    realm: settings.realm,
+    provision: async (users) => {
+      await stopServer();
+      await writeFile(usersFile, JSON.stringify(users));
+      await start();
+    },
+    pid: () => (managed === undefined ? [] : [managed.pid]),
+    stop: async () => {
+      await stopServer();
+      await rm(work, { recursive: true, force: true });
+    },
+    logs: () => managed?.stderr().slice(-4000) ?? '',
+  };
+};
+
 /** Servers by the name `--servers` takes. */
 export const REGISTRAR_FACTORIES: Readonly<Record<string, RegistrarFactory>> = {
   kamailio: kamailioRegistrar('db_text'),
   'kamailio-htable': kamailioRegistrar('htable'),
   'kamailio-htable-sqlite': kamailioRegistrar('htable', 'sqlite'),
+  'node-floor': startNodeFloorRegistrar,
   rampart: startRampartRegistrar,
 };
