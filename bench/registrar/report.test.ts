@@ -151,3 +151,13 @@ test('parsers of kamcmd and smaps_rollup output', () => {
   assert.equal(parseSmapsRollupPss('Rss:   1696 kB\nPss:    307 kB\n'), 307 * 1024);
   assert.equal(parseSmapsRollupPss('garbage'), undefined);
 });
+
+test('summaryLines: CPU per call and its ratio (other / candidate) when measured', () => {
+  const lines = summaryLines([
+    { name: 'rampart', registerCpuMicrosPerCall: 240 },
+    { name: 'kamailio-htable', registerCpuMicrosPerCall: 120 },
+  ]);
+  assert.match(lines[0] ?? '', /CPU per call REGISTER 240 µs, MESSAGE n\/a µs/);
+  assert.match(lines[2] ?? '', /CPU per call \(other \/ rampart\) REGISTER 0\.50, MESSAGE n\/a/);
+  assert.doesNotMatch(summaryLines([{ name: 'rampart' }, { name: 'k' }]).join('\n'), /CPU/);
+});

@@ -194,6 +194,9 @@ export interface ServerFigures {
   readonly name: string;
   readonly registerPerSecond?: number;
   readonly messagePerSecond?: number;
+  /** CPU of the server per call at `--cpu-rate`, microseconds. */
+  readonly registerCpuMicrosPerCall?: number;
+  readonly messageCpuMicrosPerCall?: number;
   readonly memory?: BindingMemory;
   readonly error?: string;
 }
@@ -217,6 +220,14 @@ export function summaryLines(servers: readonly ServerFigures[], candidate = 'ram
       `REGISTER ${server.registerPerSecond ?? 'n/a'}/s`,
       `MESSAGE ${server.messagePerSecond ?? 'n/a'}/s`,
     ];
+    if (
+      server.registerCpuMicrosPerCall !== undefined ||
+      server.messageCpuMicrosPerCall !== undefined
+    )
+      parts.push(
+        `CPU per call REGISTER ${server.registerCpuMicrosPerCall ?? 'n/a'} µs, ` +
+          `MESSAGE ${server.messageCpuMicrosPerCall ?? 'n/a'} µs`,
+      );
     if (server.memory !== undefined) {
       const memory = server.memory;
       parts.push(
@@ -245,7 +256,12 @@ export function summaryLines(servers: readonly ServerFigures[], candidate = 'ram
             a.memory?.pssBytesPerBinding ?? undefined,
             b.memory?.pssBytesPerBinding ?? undefined,
           ),
-        ),
+        ) +
+        (a.registerCpuMicrosPerCall === undefined && a.messageCpuMicrosPerCall === undefined
+          ? ''
+          : `; CPU per call (other / ${a.name}) REGISTER ` +
+            `${formatRatio(rateRatio(b.registerCpuMicrosPerCall, a.registerCpuMicrosPerCall))}, ` +
+            `MESSAGE ${formatRatio(rateRatio(b.messageCpuMicrosPerCall, a.messageCpuMicrosPerCall))}`),
     );
   }
   return lines;

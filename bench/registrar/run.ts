@@ -12,6 +12,7 @@ import { sleep } from '../../test/helpers/process.ts';
 import { describeSummary, runSipp, startSipp } from '../../test/helpers/sipp.ts';
 import type { SippOptions, SippSummary } from '../../test/helpers/sipp.ts';
 import { findMaxRate } from '../sip/search.ts';
+import { cpuSeconds } from '../turn/proc.ts';
 import type { RateSearchResult, StepResult } from '../sip/search.ts';
 import { sampleMemory } from './memory.ts';
 import type { MemorySample } from './memory.ts';
@@ -42,6 +43,14 @@ const { values: args } = parseArgs({
     'memory-rate': { type: 'string', default: '0' },
     'skip-memory': { type: 'boolean', default: false },
     'skip-rates': { type: 'boolean', default: false },
+    /**
+     * Also CPU per call at this fixed rate (0 = not measured): one warm-up step, then one
+     * measured step, per method; user + system time of the server's process tree, every
+     * thread, divided by the calls.
+     */
+    'cpu-rate': { type: 'string', default: '0' },
+    /** With --cpu-rate: measure CPU per call only, no rate search. */
+    'cpu-only': { type: 'boolean', default: false },
     /** Which rate searches to run: register, message or both (comma-separated). */
     methods: { type: 'string', default: 'register,message' },
     /**
@@ -247,6 +256,33 @@ async function prepare(server: RegistrarUnderTest, users: readonly RegistrarUser
 }
 
 /** Rates, in their own server instance. */
+/**
+ * CPU time of the server's process tree (user + system, every thread) per call at a fixed
+ * `rate`, after a warm-up step at the same rate (caches filled, code optimised); undefined
+ * when either step fails.
+ */
+async function cpuPerCall(
+  server: RegistrarUnderTest,
+  method: string,
+  rate: number,
+  step: (rate: number) => Promise<StepResult>,
+): Promise<number | undefined> {
+  const warm = await step(rate);
+  const before = cpuSeconds(server.pid());
+  const measured = await step(rate);
+  const seconds = cpuSeconds(server.pid()) - before;
+  const calls = rate * stepSeconds;
+  const perCall = (seconds * 1e6) / calls;
+  // The warm-up step may fail (a cold server is slower); only the measured one must pass.
+  const ok = measured.verdict === 'ok';
+  console.log(
+    `  ${server.name} ${method} CPU at ${String(rate)}/s: ` +
+      (ok ? `${perCall.toFixed(1)} µs per call` : 'the measured step failed') +
+      (warm.verdict === 'ok' ? '' : ' (warm-up step failed)'),
+  );
+  return ok ? Math.round(perCall * 10) / 10 : undefined;
+}
+
 async function measureRates(name: string, figures: Record<string, unknown>): Promise<void> {
   const factory = REGISTRAR_FACTORIES[name];
   if (factory === undefined) {
@@ -263,6 +299,18 @@ async function measureRates(name: string, figures: Record<string, unknown>): Pro
     harness = await prepare(server, benchUsers(Number(args.users)));
     const ready = harness;
     const methods = args.methods.split(',');
+    const cpuRate = Number(args['cpu-rate']);
+    if (cpuRate > 0 && methods.includes('register'))
+      figures.registerCpuMicrosPerCall = await cpuPerCall(server, 'REGISTER', cpuRate, (rate) =>
+        registerStep(ready, rate),
+      );
+    if (cpuRate > 0 && methods.includes('message')) {
+      await registerFirstUser(ready);
+      figures.messageCpuMicrosPerCall = await cpuPerCall(server, 'MESSAGE', cpuRate, (rate) =>
+        messageStep(ready, rate),
+      );
+    }
+    if (args['cpu-only']) return;
     if (methods.includes('register')) {
       const register = await search((rate) => registerStep(ready, rate));
       figures.registerPerSecond = register.maxRate;
@@ -391,10 +439,14 @@ async function main(): Promise<void> {
       }
     }
     const messagePerSecond = figures.messagePerSecond as number | undefined;
+    const registerCpuMicrosPerCall = figures.registerCpuMicrosPerCall as number | undefined;
+    const messageCpuMicrosPerCall = figures.messageCpuMicrosPerCall as number | undefined;
     servers.push({
       name,
       ...(registerPerSecond === undefined ? {} : { registerPerSecond }),
       ...(messagePerSecond === undefined ? {} : { messagePerSecond }),
+      ...(registerCpuMicrosPerCall === undefined ? {} : { registerCpuMicrosPerCall }),
+      ...(messageCpuMicrosPerCall === undefined ? {} : { messageCpuMicrosPerCall }),
       ...(memory === undefined ? {} : { memory }),
       ...(errors.length === 0 ? {} : { error: errors.join('; ') }),
     });
