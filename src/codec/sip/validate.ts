@@ -58,6 +58,10 @@ const SINGLE = [
   'content-type',
 ] as const;
 
+/** The names {@link checkSyntax} counts, and its reused counters (it never yields). */
+const COUNTED: readonly string[] = [...new Set<string>([...MANDATORY, ...SINGLE])];
+const FIELD_COUNTS = new Uint32Array(COUNTED.length);
+
 const DISPLAY: Readonly<Record<string, string>> = {
   to: 'To',
   from: 'From',
@@ -84,12 +88,21 @@ function reject(
 
 /** The header checks common to every role: RFC 3261 §16.3 item 1 "reasonable syntax". */
 function checkSyntax(req: SipRequest): Result<void, RequestRejection> {
+  // One pass over the header lines counts the fields checked below (none of them is a list
+  // header, so a field is a value), with no array per name.
+  FIELD_COUNTS.fill(0);
+  for (const field of req.headers) {
+    const at = COUNTED.indexOf(field.name);
+    if (at !== -1) FIELD_COUNTS[at] = (FIELD_COUNTS[at] ?? 0) + 1;
+  }
   for (const name of MANDATORY) {
     // RFC 4475 §3.3.1 insuf: missing Call-ID, From, To → 400.
-    if (headerFields(req, name).length === 0) return reject(400, `Missing ${DISPLAY[name]} header`);
+    if (FIELD_COUNTS[COUNTED.indexOf(name)] === 0)
+      return reject(400, `Missing ${DISPLAY[name]} header`);
   }
   for (const name of SINGLE) {
-    if (headerValues(req, name).length > 1) return reject(400, `Multiple ${DISPLAY[name]} values`);
+    if ((FIELD_COUNTS[COUNTED.indexOf(name)] ?? 0) > 1)
+      return reject(400, `Multiple ${DISPLAY[name]} values`);
   }
   // RFC 3261 §25.1 callid = word [ "@" word ]: no whitespace, no comma.
   if (!CALL_ID.test(header(req, 'call-id') ?? '')) return reject(400, 'Bad Call-ID');

@@ -105,30 +105,36 @@ function readQuoted(
   s: string,
   start: number,
 ): Result<{ value: string; end: number }, DigestParseError> {
+  // The value is built from runs of plain qdtext taken as slices (most quoted-strings are
+  // one run: no escape, no folding), never a character at a time.
   let value = '';
-  let i = start + 1;
+  let runStart = start + 1;
+  let i = runStart;
   for (;;) {
-    const ch = s[i];
-    if (ch === undefined) return err(parseError('unterminated-quoted-string', start));
-    if (ch === '"') return ok({ value, end: i + 1 });
-    if (ch === '\\') {
-      const next = s[i + 1];
-      if (next === undefined) return err(parseError('unterminated-quoted-string', start));
-      if (next === '\r' || next === '\n') return err(parseError('invalid-character', i + 1));
-      value += next;
+    const code = s.charCodeAt(i);
+    if (Number.isNaN(code)) return err(parseError('unterminated-quoted-string', start));
+    if (code === 0x22) {
+      value += s.slice(runStart, i);
+      return ok({ value, end: i + 1 });
+    }
+    if (code === 0x5c) {
+      if (i + 1 >= s.length) return err(parseError('unterminated-quoted-string', start));
+      const next = s.charCodeAt(i + 1);
+      if (next === 0x0d || next === 0x0a) return err(parseError('invalid-character', i + 1));
+      value += s.slice(runStart, i) + s[i + 1];
       i += 2;
+      runStart = i;
       continue;
     }
-    if (ch === '\r' && s[i + 1] === '\n' && (s[i + 2] === ' ' || s[i + 2] === '\t')) {
-      value += ' ';
+    if (code === 0x0d && s[i + 1] === '\n' && (s[i + 2] === ' ' || s[i + 2] === '\t')) {
+      value += s.slice(runStart, i) + ' ';
       i += 3;
+      runStart = i;
       continue;
     }
-    const code = ch.charCodeAt(0);
-    if ((code < 0x20 && ch !== '\t') || code === 0x7f) {
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) {
       return err(parseError('invalid-character', i));
     }
-    value += ch;
     i++;
   }
 }
