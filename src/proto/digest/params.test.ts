@@ -63,17 +63,15 @@ test('parseAuthHeader reads quoted values exactly as the character-at-a-time rea
       const parsed = parseAuthHeader(input);
       if (!expected.ok) {
         assert.equal(parsed.ok, false);
-        if (!parsed.ok) {
-          assert.equal(parsed.error.reason, expected.reason);
-          assert.equal(parsed.error.offset, expected.offset);
-        }
+        assert.equal(parsed.error.reason, expected.reason);
+        assert.equal(parsed.error.offset, expected.offset);
         return;
       }
       // What follows the closing quote decides the rest; when it ends the input the whole
       // header parses and the value must be the reference's.
       if (expected.end === input.length) {
         assert.equal(parsed.ok, true);
-        if (parsed.ok) assert.equal(parsed.value.params[0]?.value, expected.value);
+        assert.equal(parsed.value.params[0]?.value, expected.value);
       }
     }),
     { numRuns: 3000 },

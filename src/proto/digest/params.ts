@@ -121,7 +121,7 @@ function readQuoted(
       if (i + 1 >= s.length) return err(parseError('unterminated-quoted-string', start));
       const next = s.charCodeAt(i + 1);
       if (next === 0x0d || next === 0x0a) return err(parseError('invalid-character', i + 1));
-      value += s.slice(runStart, i) + s[i + 1];
+      value += s.slice(runStart, i) + s.charAt(i + 1);
       i += 2;
       runStart = i;
       continue;
