@@ -7,7 +7,7 @@
 // (default core 1). Proxies are measured one after the other; each gets a warm-up first.
 // Access logs are on for both (nginx: combined format to a file; Rampart: one JSON line per
 // request to a file). Total time ≈ 4 × (warmup + duration) + start-up: about 1 minute.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -138,7 +138,7 @@ async function startRampartProxy(
   port: number,
   originPort: number,
   workDir: string,
-): Promise<{ child: ChildProcess; pid: number | undefined; stop: () => Promise<void> }> {
+): Promise<{ pid: number | undefined; stop: () => Promise<void> }> {
   const config = {
     dataDir: join(workDir, 'data'),
     workers,
@@ -169,21 +169,33 @@ async function startRampartProxy(
   };
   const configFile = join(workDir, 'rampart.yaml');
   await writeFile(configFile, stringify(config));
-  const log = openSync(join(workDir, 'rampart.log'), 'w');
+  const log = join(workDir, 'rampart.log');
+  return startPinnedNode(
+    'rampart',
+    [join(REPO, 'bin/rampart.mjs'), 'start', '--config', configFile],
+    port,
+    log,
+  );
+}
+
+/**
+ * Starts `taskset -c <proxy cpus> node <args>` (output to `logFile`, or discarded) and waits
+ * until it accepts TCP connections on `port`.
+ */
+async function startPinnedNode(
+  name: string,
+  args: readonly string[],
+  port: number,
+  logFile?: string,
+): Promise<{ pid: number | undefined; stop: () => Promise<void> }> {
+  const log = logFile === undefined ? 'ignore' : openSync(logFile, 'w');
   const child = spawn(
     requireProgram('taskset', 'util-linux'),
-    [
-      '-c',
-      proxyCpus,
-      process.execPath,
-      join(REPO, 'bin/rampart.mjs'),
-      'start',
-      '--config',
-      configFile,
-    ],
+    ['-c', proxyCpus, process.execPath, ...args],
     { cwd: REPO, stdio: ['ignore', log, log] },
   );
-  closeSync(log);
+  if (typeof log === 'number') closeSync(log);
+  const hint = logFile === undefined ? '' : `; see ${logFile}`;
   const state = { exited: false };
   child.once('exit', () => {
     state.exited = true;
@@ -191,11 +203,10 @@ async function startRampartProxy(
   await waitUntil(
     async () => state.exited || (await tcpAccepts(port)),
     20_000,
-    () => `rampart did not listen on ${String(port)}; see ${join(workDir, 'rampart.log')}`,
+    () => `${name} did not listen on ${String(port)}${hint}`,
   );
-  if (state.exited) throw new Error(`rampart exited at start; see ${join(workDir, 'rampart.log')}`);
+  if (state.exited) throw new Error(`${name} exited at start${hint}`);
   return {
-    child,
     pid: child.pid, // taskset execs node: same pid
     stop: async () => {
       if (state.exited) return;
@@ -209,17 +220,14 @@ async function startRampartProxy(
 }
 
 /** The floor (`node-floor.ts`), pinned to the proxy cores like the others. */
-async function startFloorProxy(
+function startFloorProxy(
   pem: Pem,
   port: number,
   originPort: number,
 ): Promise<{ pid: number | undefined; stop: () => Promise<void> }> {
-  const child = spawn(
-    requireProgram('taskset', 'util-linux'),
+  return startPinnedNode(
+    'node-floor',
     [
-      '-c',
-      proxyCpus,
-      process.execPath,
       join(HERE, 'node-floor.ts'),
       '--port',
       String(port),
@@ -232,27 +240,8 @@ async function startFloorProxy(
       '--ca',
       pem.files.caCertFile,
     ],
-    { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] },
+    port,
   );
-  const state = { exited: false };
-  child.once('exit', () => {
-    state.exited = true;
-  });
-  await waitUntil(
-    async () => state.exited || (await tcpAccepts(port)),
-    20_000,
-    () => `node-floor did not listen on ${String(port)}`,
-  );
-  if (state.exited) throw new Error('node-floor exited at start');
-  return {
-    pid: child.pid, // taskset execs node: same pid
-    stop: async () => {
-      if (state.exited) return;
-      const done = new Promise((resolveExit) => child.once('exit', resolveExit));
-      child.kill('SIGTERM');
-      await done;
-    },
-  };
 }
 
 /** Runs wrk pinned to the load cores; resolves with its parsed output. */
