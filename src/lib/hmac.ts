@@ -29,10 +29,15 @@ const pads = new Map<string, Pads>();
 let scratch = Buffer.allocUnsafe(1024);
 
 function padsFor(algorithm: HmacAlgorithm, secret: Uint8Array | string): Pads {
-  const raw = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
-  const id = `${algorithm}\0${Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1')}`;
+  // A text secret is its own key (no bytes to copy per call); bytes are keyed by their
+  // latin1 text, under another prefix so the two never collide.
+  const id =
+    typeof secret === 'string'
+      ? `${algorithm}\0s${secret}`
+      : `${algorithm}\0b${Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength).toString('latin1')}`;
   const cached = pads.get(id);
   if (cached !== undefined) return cached;
+  const raw = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
   // RFC 2104 §2: a key longer than the block is hashed first; shorter ones are zero-padded.
   const key = raw.length > BLOCK_BYTES ? hash(algorithm, raw, 'buffer') : raw;
   const bytes = Buffer.alloc(2 * BLOCK_BYTES);

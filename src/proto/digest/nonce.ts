@@ -45,24 +45,40 @@ export interface CheckNonceOptions extends NonceBinding {
   readonly maxClockSkewMs?: number;
 }
 
-function secretBytes(secret: Uint8Array | string): Uint8Array {
-  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
-  if (bytes.length < MIN_NONCE_SECRET_BYTES) {
+/** The secret as given (HMAC takes text as UTF-8), once checked for length. */
+function checkedSecret(secret: Uint8Array | string): Uint8Array | string {
+  const length = typeof secret === 'string' ? Buffer.byteLength(secret, 'utf8') : secret.length;
+  if (length < MIN_NONCE_SECRET_BYTES) {
     throw new RampartError(
       ERROR_CODES.INVALID_ARGUMENT,
       `nonce secret must be at least ${MIN_NONCE_SECRET_BYTES} bytes`,
     );
   }
+  return secret;
+}
+
+/** A realm's MAC input: its UTF-8 length (4 bytes, big-endian), then its bytes. */
+const realmBytes = new Map<string, Buffer>();
+const MAX_REALMS_CACHED = 64;
+
+function realmInput(realm: string): Buffer {
+  let bytes = realmBytes.get(realm);
+  if (bytes === undefined) {
+    const text = Buffer.from(realm, 'utf8');
+    bytes = Buffer.alloc(4 + text.length);
+    bytes.writeUInt32BE(text.length);
+    text.copy(bytes, 4);
+    if (realmBytes.size >= MAX_REALMS_CACHED) realmBytes.clear();
+    realmBytes.set(realm, bytes);
+  }
   return bytes;
 }
 
-function mac(secret: Uint8Array, head: Uint8Array, binding: NonceBinding): Buffer {
-  const realm = Buffer.from(binding.realm, 'utf8');
-  const realmLength = Buffer.alloc(4);
-  realmLength.writeUInt32BE(realm.length);
+function mac(secret: Uint8Array | string, head: Uint8Array, binding: NonceBinding): Buffer {
+  const realm = realmInput(binding.realm);
   return binding.clientIp === undefined
-    ? hmac('sha256', secret, head, realmLength, realm)
-    : hmac('sha256', secret, head, realmLength, realm, binding.clientIp);
+    ? hmac('sha256', secret, head, realm)
+    : hmac('sha256', secret, head, realm, binding.clientIp);
 }
 
 /**
@@ -74,7 +90,7 @@ export function createNonce(
   now: number,
   options: CreateNonceOptions,
 ): string {
-  const key = secretBytes(secret);
+  const key = checkedSecret(secret);
   if (!Number.isFinite(now) || now < 0) {
     throw new RampartError(ERROR_CODES.INVALID_ARGUMENT, 'now must be epoch milliseconds');
   }
@@ -106,7 +122,7 @@ export function checkNonce(
   maxAgeMs: number,
   options: CheckNonceOptions,
 ): NonceStatus {
-  const key = secretBytes(secret);
+  const key = checkedSecret(secret);
   if (nonce.length > 128) return 'invalid';
   const raw = Buffer.from(nonce, 'base64url');
   // Buffer.from skips characters outside the alphabet; re-encoding refuses such input.

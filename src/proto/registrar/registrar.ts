@@ -135,6 +135,16 @@ function remainingSeconds(binding: Binding, now: number): number {
   return Math.max(1, Math.ceil((binding.expiresAt - now) / 1000));
 }
 
+/** The last Date value formatted: it changes once a second, and formatting is slow. */
+let dateCache = { second: Number.NaN, text: '' };
+
+/** RFC 3261 §20.17 SIP-date (RFC 1123 form, GMT) of `now`, epoch ms. */
+function httpDate(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateCache.second) dateCache = { second, text: new Date(now).toUTCString() };
+  return dateCache.text;
+}
+
 /** The sans-IO registrar. */
 export class Registrar {
   private readonly store: BindingStore;
@@ -542,7 +552,7 @@ export class Registrar {
       headers.push(['Contact', value]);
     }
     // §10.3 step 8: "The response SHOULD include a Date header field."
-    headers.push(['Date', new Date(now).toUTCString()]);
+    headers.push(['Date', httpDate(now)]);
     if (
       outboundUsed &&
       (supported.has('outbound') || tokensOf(request, 'require').includes('outbound'))
