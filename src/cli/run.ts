@@ -212,7 +212,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       const serverTls = { key: tls.key, cert: tls.cert, ca: tls.ca };
       let frontEndUri: string | undefined;
       if (config['front-end'].enabled) {
-        store = await SqliteDurableStore.open(join(config.dataDir, 'state.sqlite'));
+        store = new SqliteDurableStore(join(config.dataDir, 'state.sqlite'));
         const frontEnd = await startFrontEnd({
           config: config['front-end'],
           domains: config.domains,

@@ -659,7 +659,7 @@ test('registrations are written to SQLite and survive a restart', async () => {
   const directory = SqliteDirectory.open({ path: ':memory:', realms: [DOMAIN] });
   const statePath = join(dir, 'state.sqlite');
   try {
-    const firstStore = await SqliteDurableStore.open(statePath);
+    const firstStore = new SqliteDurableStore(statePath);
     const first = await deploy(directory, dir, firstStore);
     const alice = await SipUa.connect({
       host: '127.0.0.1',
@@ -684,7 +684,7 @@ test('registrations are written to SQLite and survive a restart', async () => {
     await first.close();
     // As when the process stops: the store is closed (and its file lock released).
     await firstStore.close();
-    const secondStore = await SqliteDurableStore.open(statePath);
+    const secondStore = new SqliteDurableStore(statePath);
     const second = await deploy(directory, dir, secondStore, false);
     const restored = second.frontEnd.status().bindings;
     await second.close();
