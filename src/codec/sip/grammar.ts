@@ -209,6 +209,9 @@ function skipSpace(text: string, from: number): number {
   return i;
 }
 
+/** The parameters of a value that has none: one shared, empty, read-only map. */
+export const NO_PARAMS: ReadonlyMap<string, string | null> = new Map();
+
 /**
  * Parses `;a=b;c;d="q"` (the leading `;` optional) into a map; returns undefined when a
  * parameter is empty or malformed. `header` syntax is RFC 3261 §25.1 generic-param
@@ -219,14 +222,14 @@ function skipSpace(text: string, from: number): number {
 export function parseParams(
   text: string,
   syntax: ParamSyntax = 'header',
-): Map<string, string | null> | undefined {
-  const params = new Map<string, string | null>();
+): ReadonlyMap<string, string | null> | undefined {
   const header = syntax === 'header';
   const nameChars = header ? TOKEN_CHARS : URI_PARAM_CHARS;
   const valueChars = header ? GEN_VALUE_CHARS : URI_PARAM_CHARS;
   const n = text.length;
   let i = header ? skipSpace(text, 0) : 0;
-  if (i >= n) return params;
+  if (i >= n) return NO_PARAMS;
+  const params = new Map<string, string | null>();
   if (text.charCodeAt(i) !== SEMI) return undefined;
   i++;
   for (;;) {

@@ -3,7 +3,7 @@
  * takes one header value (or a message) and returns a Result; none throws.
  */
 import { err, ok, type Result } from '../../lib/result.ts';
-import { isToken, parseHostPort, parseParams, type Params } from './grammar.ts';
+import { isToken, NO_PARAMS, parseHostPort, parseParams, type Params } from './grammar.ts';
 import type { SipMessage } from './message.ts';
 import { header, headerFields, headerValues, splitHeaderList } from './parse.ts';
 import { parseUri, type AbsoluteUri, type SipUri, type TelUri } from './uri.ts';
@@ -105,7 +105,7 @@ export function parseViaValue(value: string): Result<Via, HeaderParseError> {
   if (sentBy.length === 0 || /[\s]/.test(sentBy)) return bad('via', 'invalid sent-by');
   const hostPort = parseHostPort(sentBy);
   if (!hostPort) return bad('via', 'invalid sent-by');
-  const params = semi < 0 ? new Map<string, string | null>() : parseParams(value.slice(semi));
+  const params = semi < 0 ? NO_PARAMS : parseParams(value.slice(semi));
   if (!params) return bad('via', 'invalid via-params');
   const rportRaw = params.get('rport');
   let rport: number | true | undefined;
@@ -325,7 +325,7 @@ export function parseNameAddr(value: string): Result<NameAddr, HeaderParseError>
   if (/[,?\s]/.test(uri)) return bad('address', 'addr-spec with , ? or whitespace');
   const parsedUri = parseUri(uri);
   if (!parsedUri.ok) return bad('address', `invalid URI: ${parsedUri.error.reason}`);
-  const params = semi < 0 ? new Map<string, string | null>() : parseParams(text.slice(semi));
+  const params = semi < 0 ? NO_PARAMS : parseParams(text.slice(semi));
   if (!params) return bad('address', 'invalid parameters');
   return ok({ displayName: undefined, uri, angle: false, params, parsedUri: parsedUri.value });
 }

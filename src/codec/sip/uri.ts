@@ -3,7 +3,7 @@
  * (RFC 3966) recognised; any other scheme is kept as an opaque absolute URI.
  */
 import { err, ok, type Result } from '../../lib/result.ts';
-import { canonicalIPv6, hasValidEscapes, parseHostPort, parseParams } from './grammar.ts';
+import { canonicalIPv6, hasValidEscapes, NO_PARAMS, parseHostPort, parseParams } from './grammar.ts';
 
 /** A parsed sip: or sips: URI. */
 export interface SipUri {
@@ -150,7 +150,7 @@ function parseSipUriUncached(text: string): Result<SipUri, UriParseError> {
   const semi = rest.indexOf(';');
   const hostPort = parseHostPort(semi < 0 ? rest : rest.slice(0, semi));
   if (!hostPort) return bad('invalid host or port');
-  const params = semi < 0 ? new Map<string, string | null>() : parseParams(rest.slice(semi), 'uri');
+  const params = semi < 0 ? NO_PARAMS : parseParams(rest.slice(semi), 'uri');
   if (!params) return bad('invalid uri-parameters');
   for (const [name, value] of params) {
     if (!hasValidEscapes(name) || (value !== null && !hasValidEscapes(value)))
@@ -188,7 +188,7 @@ export function parseTelUri(text: string): Result<TelUri, UriParseError> {
   // global-number-digits = "+" *phonedigit DIGIT *phonedigit; local = *phonedigit-hex ...
   if (!allIn(digits, TEL_CHARS) || !/[0-9A-Fa-f*#]/.test(digits)) return bad('invalid tel number');
   if (number.startsWith('+') && !/[0-9]/.test(digits)) return bad('invalid global number');
-  const params = semi < 0 ? new Map<string, string | null>() : parseParams(body.slice(semi), 'uri');
+  const params = semi < 0 ? NO_PARAMS : parseParams(body.slice(semi), 'uri');
   if (!params) return bad('invalid tel parameters');
   return ok({ scheme: 'tel', number, params });
 }
