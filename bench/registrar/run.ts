@@ -13,6 +13,7 @@ import { describeSummary, runSipp, startSipp } from '../../test/helpers/sipp.ts'
 import type { SippOptions, SippSummary } from '../../test/helpers/sipp.ts';
 import { findMaxRate } from '../sip/search.ts';
 import { cpuSeconds } from '../turn/proc.ts';
+import { waitUntilIdle } from './idle.ts';
 import type { RateSearchResult, StepResult } from '../sip/search.ts';
 import { sampleMemory } from './memory.ts';
 import type { MemorySample } from './memory.ts';
@@ -157,6 +158,20 @@ function lastError(diagnostics: string): string {
   return (lines[lines.length - 1] ?? '').replace(/\s+/g, ' ').slice(0, 300);
 }
 
+/**
+ * Waits for the server to go quiet before the next step: an overloaded step leaves a backlog
+ * (datagrams queued in its socket buffer, work in flight) that would fail the next step too.
+ */
+async function drained(harness: Harness): Promise<void> {
+  await sleep(500);
+  const { waitedMs, idle } = await waitUntilIdle(() => harness.server.pid());
+  if (waitedMs > 1000 || !idle) {
+    console.log(
+      `    ${harness.server.name} ${idle ? 'went quiet after' : 'still busy after'} ${(waitedMs / 1000).toFixed(1)} s`,
+    );
+  }
+}
+
 async function registerStep(harness: Harness, rate: number): Promise<StepResult> {
   const calls = Math.max(10, Math.round(rate * stepSeconds));
   const started = Date.now();
@@ -170,7 +185,7 @@ async function registerStep(harness: Harness, rate: number): Promise<StepResult>
   const elapsedMs = Math.max(1, Date.now() - started - 200);
   const verdict = stepVerdict({ ...uac, calls, rate, elapsedMs });
   logStep(harness, 'REGISTER', rate, calls, verdict, [uac]);
-  await sleep(500); // let the server drain before the next step
+  await drained(harness);
   return { rate, passed: verdict === 'ok', verdict };
 }
 
@@ -208,7 +223,7 @@ async function messageStep(harness: Harness, rate: number): Promise<StepResult> 
     elapsedMs,
   });
   logStep(harness, 'MESSAGE', rate, calls, verdict, [uac, uasSummary]);
-  await sleep(500);
+  await drained(harness);
   return { rate, passed: verdict === 'ok', verdict };
 }
 

@@ -4,7 +4,9 @@
  * embedded implementation is SQLite (`node:sqlite`) in the data directory; an in-memory one
  * serves tests and throwaway runs.
  */
+import { once } from 'node:events';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { ERROR_CODES, RampartError } from '../lib/errors.ts';
 
 /** The kinds of document kept. */
@@ -33,6 +35,42 @@ export interface SqliteDurableStoreOptions {
    * write waits at most that long. 0 commits after every turn of the event loop.
    */
   readonly minCommitIntervalMs?: number;
+  /** How often the checkpointer thread copies the WAL into the database file. Default 500 ms. */
+  readonly checkpointIntervalMs?: number;
+}
+
+/** Default {@link SqliteDurableStoreOptions.checkpointIntervalMs}. */
+export const CHECKPOINT_INTERVAL_MS = 500;
+
+const CHECKPOINTER = new URL('./durable-store-checkpointer.ts', import.meta.url);
+
+/**
+ * Takes the exclusive lock of `<path>-owner` (a tiny SQLite file): held by the returned
+ * connection until it closes or the process ends. Throws "in use by another process" when
+ * another process holds it.
+ */
+function takeOwnership(path: string): DatabaseSync {
+  const owner = new DatabaseSync(`${path}-owner`, { timeout: 0 });
+  try {
+    owner.exec('PRAGMA locking_mode = EXCLUSIVE');
+    // The first write takes the EXCLUSIVE lock; in this locking mode it is never released.
+    owner.exec('CREATE TABLE IF NOT EXISTS owner (pid INTEGER)');
+    owner.exec('BEGIN EXCLUSIVE');
+    owner.exec('DELETE FROM owner');
+    owner.prepare('INSERT INTO owner (pid) VALUES (?)').run(process.pid);
+    owner.exec('COMMIT');
+    return owner;
+  } catch (error) {
+    owner.close();
+    if (error instanceof Error && /locked|busy/i.test(error.message)) {
+      throw new RampartError(
+        ERROR_CODES.INVALID_STATE,
+        `${path} is in use by another process (another Rampart on the same data directory?)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
 }
 
 /** Default {@link SqliteDurableStoreOptions.minCommitIntervalMs}. */
@@ -44,6 +82,8 @@ export const DEFAULT_MIN_COMMIT_INTERVAL_MS = 2;
  * less than `minCommitIntervalMs` ago, when that interval has passed (a registration burst
  * costs one commit, not one per binding); each write's promise settles when its commit did.
  * Reads commit what is pending first, so they always see every write made before them.
+ * WAL checkpoints (and their fsyncs) run on a thread of their own
+ * (`durable-store-checkpointer.ts`), every `checkpointIntervalMs`.
  */
 export class SqliteDurableStore implements DurableStore {
   /** `kind\0id` → the JSON to write, or undefined to delete. */
@@ -60,6 +100,10 @@ export class SqliteDurableStore implements DurableStore {
   /** Transactions committed so far (for tests and metrics). */
   commits = 0;
   private readonly db: DatabaseSync;
+  /** The connection holding `<path>-owner`'s exclusive lock. */
+  private readonly owner: DatabaseSync | undefined;
+  private readonly checkpointer: Worker | undefined;
+  private closing: Promise<void> | undefined;
   private readonly putStatement: StatementSync;
   private readonly getStatement: StatementSync;
   private readonly deleteStatement: StatementSync;
@@ -67,32 +111,41 @@ export class SqliteDurableStore implements DurableStore {
 
   constructor(path: string, options: SqliteDurableStoreOptions = {}) {
     this.minCommitIntervalMs = options.minCommitIntervalMs ?? DEFAULT_MIN_COMMIT_INTERVAL_MS;
-    this.db = new DatabaseSync(path);
-    // One process owns the file (the Front End; in a cluster, the first worker): an
-    // exclusive lock taken once spares the file-lock calls of every transaction (fcntl
-    // went from 120,343 to 47 under strace for 20,000 one-write commits; 24 → 18 µs of CPU
-    // per commit), and a second server started on the same data directory is refused
-    // rather than writing beside us. Set before WAL, so the WAL index lives in our heap
-    // instead of a shared-memory file.
+    // One process owns the file (the Front End; in a cluster, the first worker), and a second
+    // server started on the same data directory is refused rather than writing beside us:
+    // the owner holds an exclusive lock on `<path>-owner` for as long as it runs (the system
+    // drops it when the process ends, however it ends). The state file itself stays shared
+    // with the checkpointer thread.
+    this.owner = path === ':memory:' ? undefined : takeOwnership(path);
+    this.db = new DatabaseSync(path, { timeout: 1000 });
     try {
-      this.db.exec('PRAGMA locking_mode = EXCLUSIVE');
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = NORMAL');
+      // Commits append to the WAL and never sync (synchronous=NORMAL: durable across a
+      // process crash); checkpoints sync, and take 60-400 ms on this machine's disk when
+      // they do (in-process harness, 40,000 registrations: two flushes of 394 and 319 ms
+      // against at most 17 ms without the sync). They run on the checkpointer thread, never
+      // on the event loop.
+      if (this.owner !== undefined) this.db.exec('PRAGMA wal_autocheckpoint = 0');
       this.db.exec(
         'CREATE TABLE IF NOT EXISTS documents (kind TEXT NOT NULL, id TEXT NOT NULL, ' +
           'value TEXT NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID',
       );
     } catch (error) {
       this.db.close();
-      if (error instanceof Error && /locked|busy/i.test(error.message)) {
-        throw new RampartError(
-          ERROR_CODES.INVALID_STATE,
-          `${path} is in use by another process (another Rampart on the same data directory?)`,
-          { cause: error },
-        );
-      }
+      this.owner?.close();
       throw error;
     }
+    this.checkpointer =
+      this.owner === undefined
+        ? undefined
+        : new Worker(CHECKPOINTER, {
+            workerData: {
+              path,
+              intervalMs: options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS,
+            },
+          });
+    this.checkpointer?.unref();
     this.putStatement = this.db.prepare(
       'INSERT INTO documents (kind, id, value) VALUES (?, ?, ?) ' +
         'ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value',
@@ -175,14 +228,28 @@ export class SqliteDurableStore implements DurableStore {
     );
   }
 
+  /** Commits what is pending, checkpoints, and releases the file. Idempotent. */
   close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.db.isOpen) {
-      this.flush();
-      this.db.close();
+    if (!this.db.isOpen) return;
+    this.flush();
+    if (this.checkpointer !== undefined) {
+      // A last checkpoint there, then this connection's close finds the WAL empty.
+      this.checkpointer.ref();
+      const stopped = once(this.checkpointer, 'message').catch(() => undefined);
+      this.checkpointer.postMessage('stop');
+      await Promise.race([stopped, once(this.checkpointer, 'exit')]);
+      await this.checkpointer.terminate();
     }
-    return Promise.resolve();
+    if (!this.db.isOpen) return;
+    this.db.close();
+    this.owner?.close();
   }
 }
 
