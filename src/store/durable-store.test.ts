@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
+import type { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,6 +148,27 @@ test('sqlite store: the WAL is checkpointed off the event loop, into the databas
     }
     assert.ok(statSync(path).size >= before + 1_000_000, `file still ${statSync(path).size} B`);
     assert.equal((await store.list('binding')).length, 2000);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite store: without its checkpointer thread, the store checkpoints itself', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-durable-'));
+  try {
+    const path = join(dir, 'state.sqlite');
+    // A checkpointer that would wait a minute, then ends early (a crash of that thread).
+    const store = new SqliteDurableStore(path, { checkpointIntervalMs: 60_000 });
+    const { checkpointer } = store as unknown as { checkpointer: Worker };
+    await checkpointer.terminate();
+    const before = statSync(path).size;
+    const text = 'x'.repeat(1000);
+    await Promise.all(
+      Array.from({ length: 2000 }, (_, i) => store.put('binding', `b${String(i)}`, { text })),
+    );
+    // SQLite's own checkpoint (every 1000 WAL pages) moved pages into the file meanwhile.
+    assert.ok(statSync(path).size >= before + 1_000_000, `file still ${statSync(path).size} B`);
     await store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

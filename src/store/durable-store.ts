@@ -103,6 +103,7 @@ export class SqliteDurableStore implements DurableStore {
   /** The connection holding `<path>-owner`'s exclusive lock. */
   private readonly owner: DatabaseSync | undefined;
   private readonly checkpointer: Worker | undefined;
+  private checkpointerRunning = true;
   private closing: Promise<void> | undefined;
   private readonly putStatement: StatementSync;
   private readonly getStatement: StatementSync;
@@ -146,6 +147,14 @@ export class SqliteDurableStore implements DurableStore {
             },
           });
     this.checkpointer?.unref();
+    // Should the thread ever end on its own, checkpoints come back to this connection (as
+    // SQLite does by default, every 1000 pages) rather than the WAL growing without bound.
+    this.checkpointer?.once('exit', () => {
+      this.checkpointerRunning = false;
+      if (this.closing === undefined && this.db.isOpen)
+        this.db.exec('PRAGMA wal_autocheckpoint = 1000');
+    });
+    this.checkpointer?.on('error', () => undefined);
     this.putStatement = this.db.prepare(
       'INSERT INTO documents (kind, id, value) VALUES (?, ?, ?) ' +
         'ON CONFLICT (kind, id) DO UPDATE SET value = excluded.value',
@@ -239,7 +248,7 @@ export class SqliteDurableStore implements DurableStore {
     this.flushTimer = undefined;
     if (!this.db.isOpen) return;
     this.flush();
-    if (this.checkpointer !== undefined) {
+    if (this.checkpointer !== undefined && this.checkpointerRunning) {
       // A last checkpoint there, then this connection's close finds the WAL empty.
       this.checkpointer.ref();
       const stopped = once(this.checkpointer, 'message').catch(() => undefined);
