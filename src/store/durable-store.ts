@@ -256,7 +256,6 @@ export class SqliteDurableStore implements DurableStore {
       await Promise.race([stopped, once(this.checkpointer, 'exit')]);
       await this.checkpointer.terminate();
     }
-    if (!this.db.isOpen) return;
     this.db.close();
     this.owner?.close();
   }
