@@ -3,7 +3,13 @@
  * (RFC 3966) recognised; any other scheme is kept as an opaque absolute URI.
  */
 import { err, ok, type Result } from '../../lib/result.ts';
-import { canonicalIPv6, hasValidEscapes, NO_PARAMS, parseHostPort, parseParams } from './grammar.ts';
+import {
+  canonicalIPv6,
+  hasValidEscapes,
+  NO_PARAMS,
+  parseHostPort,
+  parseParams,
+} from './grammar.ts';
 
 /** A parsed sip: or sips: URI. */
 export interface SipUri {

@@ -205,7 +205,14 @@ export class NonceCountTracker {
         const issuedAt = issuedAtOf(nonce);
         if (issuedAt === undefined || issuedAt <= this.forgottenThrough) return false;
       }
-      this.nonces.set(nonce, { firstSeen: now, first: count, more: undefined });
+      // The nonce comes as a slice of its Authorization header's text: kept as it is, it would
+      // keep that whole header value alive for as long as the nonce is remembered (minutes,
+      // 100,000 of them). A copy holds its own characters only.
+      this.nonces.set(Buffer.from(nonce, 'utf8').toString('utf8'), {
+        firstSeen: now,
+        first: count,
+        more: undefined,
+      });
       if (this.nonces.size > this.maxNonces) {
         const oldest = this.nonces.entries().next();
         if (oldest.done !== true) {
