@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
 import type { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryDurableStore, SqliteDurableStore, type DurableStore } from './durable-store.ts';
@@ -170,6 +170,23 @@ test('sqlite store: without its checkpointer thread, the store checkpoints itsel
     // SQLite's own checkpoint (every 1000 WAL pages) moved pages into the file meanwhile.
     assert.ok(statSync(path).size >= before + 1_000_000, `file still ${statSync(path).size} B`);
     await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite store: a state file that cannot be opened leaves no ownership behind', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-durable-'));
+  try {
+    // A directory where the file should be: SQLite cannot open it.
+    const path = join(dir, 'state.sqlite');
+    mkdirSync(path);
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      assert.throws(
+        () => new SqliteDurableStore(path),
+        (error: unknown) => error instanceof Error && !/in use/.test(error.message),
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

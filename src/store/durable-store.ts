@@ -118,7 +118,12 @@ export class SqliteDurableStore implements DurableStore {
     // drops it when the process ends, however it ends). The state file itself stays shared
     // with the checkpointer thread.
     this.owner = path === ':memory:' ? undefined : takeOwnership(path);
-    this.db = new DatabaseSync(path, { timeout: 1000 });
+    try {
+      this.db = new DatabaseSync(path, { timeout: 1000 });
+    } catch (error) {
+      this.owner?.close();
+      throw error;
+    }
     try {
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = NORMAL');
