@@ -191,3 +191,28 @@ test('sqlite store: a state file that cannot be opened leaves no ownership behin
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sqlite store: under steady writes the WAL starts over after each checkpoint', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-durable-'));
+  try {
+    const path = join(dir, 'state.sqlite');
+    const store = new SqliteDurableStore(path, { checkpointIntervalMs: 50 });
+    const text = 'x'.repeat(1000);
+    // 1.5 s of writes, a batch every 10 ms: about 15 MB through the WAL.
+    for (let round = 0; round < 150; round += 1) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          store.put('binding', `b${String(round)}-${String(i)}`, { text }),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Had it never started over, the WAL would hold every page written (tens of MB).
+    const wal = statSync(`${path}-wal`).size;
+    assert.ok(wal < 8_000_000, `WAL grew to ${wal} B`);
+    assert.equal((await store.list('binding')).length, 15_000);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
